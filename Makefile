@@ -1,0 +1,45 @@
+# Two entry points for a fresh machine: `make study` and `make test`.
+# Both create .venv, install the project, and install Debian's
+# dataset-fashion-mnist when apt is usable (as root, or with sudo).
+
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+FASHION_MNIST_DIR := /usr/share/datasets/fashion-mnist
+
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export PREFECT_HOME ?= $(CURDIR)/.prefect
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: setup fashion-mnist study test lint clean
+
+setup: $(VENV)/.installed fashion-mnist
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+fashion-mnist:
+	@if [ -d $(FASHION_MNIST_DIR) ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist; \
+	elif command -v sudo >/dev/null; then \
+		sudo apt-get update -qq && sudo apt-get install -y -qq dataset-fashion-mnist; \
+	else \
+		echo "note: install Debian's dataset-fashion-mnist, or pass --data-dir"; \
+	fi
+
+study: setup
+	$(BIN)/genlab run --dataset fashion_mnist --profile quick
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) .prefect

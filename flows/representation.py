@@ -1,0 +1,69 @@
+"""Representation learning: the denoising autoencoder and small-label classifiers."""
+
+from __future__ import annotations
+
+from genlab.config import Profile
+from genlab.models.classifier import VARIANTS
+from tasks.autoencoder import plot_coding_neurons, plot_denoising, train_autoencoder
+from tasks.classifier import train_classifier
+from tasks.report import summarize_representation
+from tasks.storage import FileRef
+
+AUTOENCODER_SEED = 0
+
+
+def refreshed(task_object, refresh: bool):
+    """Return the task set to ignore and overwrite its cache when refresh is on."""
+    return task_object.with_options(refresh_cache=True) if refresh else task_object
+
+
+def representation_learning(
+    data: FileRef,
+    profile: Profile,
+    artifacts_dir: str,
+    output_dir: str,
+    refresh: bool = False,
+) -> dict:
+    """Train the denoising autoencoder, draw it, and compare small-label classifiers.
+
+    A plain function rather than a subflow, so its tasks run on the calling
+    flow's task runner (threads or Dask) and appear in that flow run.
+    """
+    autoencoder = refreshed(train_autoencoder, refresh)(
+        data, profile.autoencoder, AUTOENCODER_SEED, artifacts_dir
+    )
+    denoising = refreshed(plot_denoising, refresh).submit(
+        data,
+        autoencoder["autoencoder"],
+        profile.autoencoder.noise_stddev,
+        profile.pictures,
+        AUTOENCODER_SEED,
+        output_dir,
+    )
+    neurons = refreshed(plot_coding_neurons, refresh).submit(
+        data, autoencoder["encoder"], profile.pictures, output_dir
+    )
+    classifier_runs = [
+        refreshed(train_classifier, refresh).submit(
+            data,
+            variant,
+            seed,
+            profile.classifier,
+            profile.autoencoder,
+            encoder=None if variant == "scratch" else autoencoder["encoder"],
+        )
+        for seed in range(profile.seeds)
+        for variant in VARIANTS
+    ]
+    classifiers = [run.result() for run in classifier_runs]
+    return {
+        "rows": summarize_representation(autoencoder, classifiers),
+        "pictures": {
+            "denoising": denoising.result(),
+            "coding_neurons": neurons.result(),
+        },
+        "models": {
+            "autoencoder": autoencoder["autoencoder"],
+            "encoder": autoencoder["encoder"],
+        },
+    }

@@ -1,0 +1,1 @@
+"""Pure Keras models: no Prefect, no file I/O beyond Keras' own save and load."""

@@ -1,0 +1,97 @@
+"""Small-label classifier task: scratch, frozen and fine-tuned variants."""
+
+from __future__ import annotations
+
+import time
+
+from prefect import get_run_logger, task
+
+from genlab.config import AutoencoderConfig, ClassifierConfig
+from genlab.data import balanced_sample, load_dataset_npz
+from genlab.errors import ConfigError
+from genlab.inputs import image_batches
+from genlab.models.classifier import (
+    VARIANTS,
+    build_classifier,
+    compile_classifier,
+    training_phases,
+)
+from genlab.training import StopOnNonFiniteLoss
+from tasks.autoencoder import load_model
+from tasks.monitoring import PrefectProgress
+from tasks.storage import CACHED_TASK_OPTIONS, FileRef
+
+
+@task(name="train-classifier", **CACHED_TASK_OPTIONS)
+def train_classifier(
+    data: FileRef,
+    variant: str,
+    seed: int,
+    config: ClassifierConfig,
+    autoencoder_config: AutoencoderConfig,
+    encoder: FileRef | None = None,
+) -> dict:
+    """Train one classifier variant on a balanced labelled sample; test it.
+
+    The scratch variant trains every layer from random weights. The frozen
+    variant trains only the softmax head on the pretrained encoder. The
+    fine_tuned variant trains the head first, then every layer at a lower
+    learning rate.
+    """
+    if variant not in VARIANTS:
+        raise ConfigError(f"unknown variant {variant!r}; use one of {VARIANTS}")
+    if (encoder is None) != (variant == "scratch"):
+        raise ConfigError(f"variant {variant!r} needs encoder only when pretrained")
+    logger = get_run_logger()
+    dataset = load_dataset_npz(data["path"])
+    try:
+        indices = balanced_sample(
+            dataset.y_train, config.labels, dataset.num_classes, seed
+        )
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+
+    pretrained = load_model(encoder) if encoder is not None else None
+    model, encoder_part = build_classifier(
+        dataset.image_shape,
+        dataset.num_classes,
+        autoencoder_config,
+        seed=seed,
+        pretrained_encoder=pretrained,
+    )
+    train_batches = image_batches(
+        dataset.x_train[indices],
+        config.batch_size,
+        labels=dataset.y_train[indices],
+        target="labels",
+        shuffle_seed=seed,
+    )
+    name = f"classifier {variant} seed {seed}"
+    callbacks = [StopOnNonFiniteLoss(name), PrefectProgress(name, config.epochs)]
+
+    started = time.perf_counter()
+    for phase in training_phases(variant, config):
+        encoder_part.trainable = phase.encoder_trainable
+        compile_classifier(model, phase.learning_rate)
+        model.fit(
+            train_batches,
+            initial_epoch=phase.first_epoch,
+            epochs=phase.end_epoch,
+            verbose=0,
+            shuffle=False,  # the tf.data pipeline reshuffles every epoch
+            callbacks=callbacks,
+        )
+    seconds = time.perf_counter() - started
+
+    test_batches = image_batches(
+        dataset.x_test, 256, labels=dataset.y_test, target="labels"
+    )
+    _, accuracy = model.evaluate(test_batches, verbose=0)
+    logger.info("%s: test accuracy %.4f", name, accuracy)
+    return {
+        "variant": variant,
+        "seed": seed,
+        "labels": len(indices),
+        "test_accuracy": float(accuracy),
+        "train_seconds": seconds,
+    }

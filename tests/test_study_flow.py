@@ -1,0 +1,137 @@
+"""The smoke study flow on real Fashion-MNIST under a real Prefect server."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from prefect.client.orchestration import get_client
+
+from flows.study import genlab_study
+from genlab.summary import SUMMARY_COLUMNS
+
+TRAINING_TASKS = ("prepare-dataset", "train-autoencoder", "train-classifier")
+
+
+def task_states(flow_run_ids: set) -> dict[str, list[str]]:
+    """Map task names to the state names of their runs in these flow runs."""
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterParentFlowRunId,
+        TaskRunFilter,
+        TaskRunFilterFlowRunId,
+    )
+
+    states: dict[str, list[str]] = {}
+    with get_client(sync_client=True) as client:
+        run_ids = set(flow_run_ids)
+        children = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=list(run_ids))
+            )
+        )
+        run_ids |= {child.id for child in children}
+        task_runs = client.read_task_runs(
+            task_run_filter=TaskRunFilter(
+                flow_run_id=TaskRunFilterFlowRunId(any_=list(run_ids))
+            )
+        )
+        for task_run in task_runs:
+            name = task_run.name.rsplit("-", 1)[0]
+            states.setdefault(name, []).append(task_run.state.name)
+    return states
+
+
+@pytest.fixture(scope="module")
+def smoke_runs(prefect_server, tmp_path_factory):
+    artifacts = tmp_path_factory.mktemp("artifacts")
+    first = genlab_study(
+        dataset="fashion_mnist",
+        profile="smoke",
+        artifacts_dir=str(artifacts),
+        return_state=True,
+    )
+    first_frame = pd.read_csv(first.result())
+    second = genlab_study(
+        dataset="fashion_mnist",
+        profile="smoke",
+        artifacts_dir=str(artifacts),
+        return_state=True,
+    )
+    return artifacts, first, second, first_frame
+
+
+class TestSmokeStudy:
+    def test_first_run_completed(self, smoke_runs):
+        _, first, _, _ = smoke_runs
+        assert first.is_completed()
+
+    def test_summary_columns(self, smoke_runs):
+        _, first, _, _ = smoke_runs
+        frame = pd.read_csv(first.result())
+        assert tuple(frame.columns) == SUMMARY_COLUMNS
+
+    def test_summary_rows(self, smoke_runs):
+        _, first, _, _ = smoke_runs
+        frame = pd.read_csv(first.result())
+        metrics = set(zip(frame["variant"], frame["metric"], strict=True))
+        for expected in [
+            ("denoising", "test_mse"),
+            ("denoising", "test_bce"),
+            ("scratch", "test_accuracy"),
+            ("frozen", "test_accuracy"),
+            ("fine_tuned", "test_accuracy"),
+            ("fine_tuned_vs_scratch", "paired_t_p_value"),
+        ]:
+            assert expected in metrics
+
+    def test_values_finite(self, smoke_runs):
+        _, first, _, _ = smoke_runs
+        frame = pd.read_csv(first.result())
+        for row in frame.itertuples():
+            assert math.isfinite(row.value), f"{row.variant} {row.metric} is not finite"
+
+    def test_accuracies_over_seeds(self, smoke_runs):
+        _, first, _, _ = smoke_runs
+        frame = pd.read_csv(first.result())
+        accuracies = frame[frame["metric"] == "test_accuracy"]
+        assert set(accuracies["seeds"]) == {2}
+        assert accuracies["value"].between(0.0, 1.0).all()
+        assert accuracies["std"].notna().all()
+
+    def test_pictures_written(self, smoke_runs):
+        artifacts, _, _, _ = smoke_runs
+        for name in ("denoising.png", "coding_neurons.png"):
+            path = Path(artifacts) / "fashion_mnist-smoke" / name
+            assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+
+    def test_markdown_summary(self, smoke_runs):
+        artifacts, _, _, _ = smoke_runs
+        text = (Path(artifacts) / "fashion_mnist-smoke" / "summary.md").read_text()
+        assert "| step | variant | metric |" in text
+        assert "denoising.png" in text
+
+    def test_second_run_cached(self, smoke_runs):
+        _, _, second, _ = smoke_runs
+        states = task_states({second.state_details.flow_run_id})
+        for name in TRAINING_TASKS:
+            assert states.get(name), f"no {name} task run found"
+            assert set(states[name]) == {"Cached"}, f"{name}: {states[name]}"
+
+    def test_second_run_same_summary(self, smoke_runs):
+        _, _, second, first_frame = smoke_runs
+        pd.testing.assert_frame_equal(first_frame, pd.read_csv(second.result()))
+
+    def test_table_artifact_published(self, smoke_runs):
+        from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+        with get_client(sync_client=True) as client:
+            artifacts = client.read_artifacts(
+                artifact_filter=ArtifactFilter(
+                    key=ArtifactFilterKey(any_=["genlab-summary"])
+                )
+            )
+        assert len(artifacts) >= 2
+        assert all(artifact.type == "table" for artifact in artifacts)
