@@ -19,6 +19,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# KerasCV's tokenizer vocabulary ships in this wheel; --no-deps keeps
+	# PyTorch, which it would pull in, out of the environment.
+	$(BIN)/python -m pip install --quiet --no-deps open-clip-torch==3.3.0
 	touch $@
 
 fashion-mnist:

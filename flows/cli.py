@@ -10,6 +10,9 @@ from pathlib import Path
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Keep Prefect's database, logs and cached results with the project the command
+# runs in, unless the user chose a PREFECT_HOME (or a server) already.
+os.environ.setdefault("PREFECT_HOME", str(Path.cwd() / ".prefect"))
 
 from genlab.config import PROFILES, get_profile  # noqa: E402
 from genlab.data import DATASETS  # noqa: E402
@@ -65,16 +68,107 @@ def build_parser() -> argparse.ArgumentParser:
         help="number of classifier seeds (default: the profile's, 5 in quick)",
     )
     run.add_argument(
+        "--parts",
+        nargs="+",
+        choices=("representation", "generative", "diffusion"),
+        help="study parts to run (default: all three)",
+    )
+    run.add_argument(
+        "--stable-diffusion",
+        choices=("auto", "random", "off"),
+        help=(
+            "auto: cached or downloaded weights, skipped offline; random: "
+            "untrained weights, for speed only; off (default: the profile's)"
+        ),
+    )
+    run.add_argument("--prompt", help="Stable Diffusion prompt")
+    run.add_argument(
         "--refresh",
         action="store_true",
         help="ignore cached task results and train again",
     )
+
+    sample = commands.add_parser(
+        "sample",
+        help="draw images from a saved generator into a PNG grid",
+        description=(
+            "Load a generator saved by a study (.keras) and save n images as a "
+            "PNG grid. Prints the PNG's path."
+        ),
+    )
+    sample.add_argument("--model", type=Path, required=True, help="a .keras generator")
+    sample.add_argument(
+        "--n", type=int, default=16, help="number of images (default 16)"
+    )
+    sample.add_argument(
+        "--label",
+        type=int,
+        help="class index for a conditional GAN (default: cycle through classes)",
+    )
+    sample.add_argument(
+        "--sampler",
+        default=None,
+        help="DDPM sampler: ancestral or ddim_<steps> (default ddim_50)",
+    )
+    sample.add_argument("--seed", type=int, default=0, help="latent seed (default 0)")
+    sample.add_argument(
+        "--output",
+        type=Path,
+        help="PNG path (default: the model's name with -samples.png beside it)",
+    )
     return parser
+
+
+def sample_command(args: argparse.Namespace) -> int:
+    if args.n < 1:
+        raise ConfigError(f"--n {args.n} is invalid; use 1 or more images")
+    if not args.model.is_file():
+        raise ConfigError(f"model {args.model} not found; pass a .keras file")
+    output = args.output or args.model.with_name(args.model.stem + "-samples.png")
+
+    import math
+    import zipfile
+
+    import numpy as np
+
+    from genlab.generators import generate_images, load_generator
+    from genlab.models.cgan import ConditionalGAN
+    from genlab.plots_generative import save_image_grid
+
+    try:
+        model = load_generator(args.model)
+    except (ValueError, OSError, zipfile.BadZipFile) as error:
+        raise ConfigError(f"cannot load {args.model}: {error}") from None
+    labels = None
+    if args.label is not None:
+        if not isinstance(model, ConditionalGAN):
+            raise ConfigError(
+                f"--label needs a conditional GAN; {args.model} is a "
+                f"{type(model).__name__}"
+            )
+        if not 0 <= args.label < model.num_classes:
+            raise ConfigError(
+                f"--label {args.label} is out of range 0..{model.num_classes - 1}"
+            )
+        labels = np.full(args.n, args.label)
+    try:
+        images = generate_images(
+            model, args.n, seed=args.seed, labels=labels, sampler=args.sampler
+        )
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    save_image_grid(images, output, rows=max(1, math.isqrt(args.n)))
+    print(output)
+    return 0
 
 
 def check_artifacts_dir(path: Path) -> Path:
     """Create the artifacts folder and prove it is writable, or raise ConfigError."""
     path = path.expanduser().resolve()
+    if path.exists() and not path.is_dir():
+        raise ConfigError(
+            f"artifacts folder {path} is a file; pass --artifacts-dir with a folder"
+        )
     try:
         path.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path, prefix=".write-check-"):
@@ -90,7 +184,9 @@ def check_artifacts_dir(path: Path) -> Path:
 def run_command(args: argparse.Namespace) -> int:
     # Check everything cheap before Prefect starts, so bad input costs a line
     # of output rather than a failed flow run.
-    get_profile(args.profile).with_seeds(args.seeds)
+    get_profile(args.profile).with_seeds(args.seeds).with_stable_diffusion(
+        args.stable_diffusion, args.prompt
+    )
     artifacts_dir = check_artifacts_dir(args.artifacts_dir)
     from genlab.data import load_dataset
 
@@ -98,7 +194,7 @@ def run_command(args: argparse.Namespace) -> int:
 
     import pandas as pd
 
-    from flows.study import genlab_study
+    from flows.study import ALL_PARTS, genlab_study
     from genlab.summary import format_table
 
     csv_path = genlab_study(
@@ -108,6 +204,9 @@ def run_command(args: argparse.Namespace) -> int:
         artifacts_dir=str(artifacts_dir),
         seeds=args.seeds,
         refresh=args.refresh,
+        parts=tuple(args.parts) if args.parts else ALL_PARTS,
+        stable_diffusion=args.stable_diffusion,
+        prompt=args.prompt,
     )
     print(format_table(pd.read_csv(csv_path)))
     print(csv_path)
@@ -119,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return run_command(args)
+        if args.command == "sample":
+            return sample_command(args)
     except GenlabError as error:
         print(f"genlab: error: {error}", file=sys.stderr)
         return EXIT_USAGE if isinstance(error, ConfigError) else EXIT_FAILED

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flows.parts import PartRuns
 from genlab.config import Profile
 from genlab.models.classifier import VARIANTS
 from tasks.autoencoder import plot_coding_neurons, plot_denoising, train_autoencoder
@@ -23,47 +24,40 @@ def representation_learning(
     artifacts_dir: str,
     output_dir: str,
     refresh: bool = False,
-) -> dict:
-    """Train the denoising autoencoder, draw it, and compare small-label classifiers.
+) -> PartRuns:
+    """Submit the autoencoder, its pictures and the small-label classifiers.
 
     A plain function rather than a subflow, so its tasks run on the calling
-    flow's task runner (threads or Dask) and appear in that flow run.
+    flow's task runner (threads or Dask) next to the other parts' tasks.
     """
-    autoencoder = refreshed(train_autoencoder, refresh)(
+    autoencoder = refreshed(train_autoencoder, refresh).submit(
         data, profile.autoencoder, AUTOENCODER_SEED, artifacts_dir
     )
     denoising = refreshed(plot_denoising, refresh).submit(
         data,
-        autoencoder["autoencoder"],
+        autoencoder,
         profile.autoencoder.noise_stddev,
         profile.pictures,
         AUTOENCODER_SEED,
         output_dir,
     )
     neurons = refreshed(plot_coding_neurons, refresh).submit(
-        data, autoencoder["encoder"], profile.pictures, output_dir
+        data, autoencoder, profile.pictures, output_dir
     )
-    classifier_runs = [
+    classifiers = [
         refreshed(train_classifier, refresh).submit(
             data,
             variant,
             seed,
             profile.classifier,
             profile.autoencoder,
-            encoder=None if variant == "scratch" else autoencoder["encoder"],
+            autoencoder=None if variant == "scratch" else autoencoder,
         )
         for seed in range(profile.seeds)
         for variant in VARIANTS
     ]
-    classifiers = [run.result() for run in classifier_runs]
-    return {
-        "rows": summarize_representation(autoencoder, classifiers),
-        "pictures": {
-            "denoising": denoising.result(),
-            "coding_neurons": neurons.result(),
-        },
-        "models": {
-            "autoencoder": autoencoder["autoencoder"],
-            "encoder": autoencoder["encoder"],
-        },
-    }
+    return PartRuns(
+        rows=summarize_representation.submit(autoencoder, classifiers),
+        pictures={"denoising": denoising, "coding_neurons": neurons},
+        models={"autoencoder": autoencoder},
+    )

@@ -8,6 +8,9 @@ from typing import Literal
 from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows.diffusion import diffusion_models
+from flows.generative import generative_models
+from flows.parts import collect
 from flows.representation import refreshed, representation_learning
 from genlab.config import get_profile
 from tasks.data import prepare_dataset
@@ -15,8 +18,14 @@ from tasks.report import publish_summary
 
 DatasetName = Literal["cifar10", "fashion_mnist", "mnist"]
 ProfileName = Literal["smoke", "quick", "full"]
-Part = Literal["representation"]
-ALL_PARTS: tuple[Part, ...] = ("representation",)
+StableDiffusionMode = Literal["auto", "random", "off"]
+Part = Literal["representation", "generative", "diffusion"]
+ALL_PARTS: tuple[Part, ...] = ("representation", "generative", "diffusion")
+PART_FUNCTIONS = {
+    "representation": representation_learning,
+    "generative": generative_models,
+    "diffusion": diffusion_models,
+}
 
 
 def run_output_dir(artifacts_dir: str, dataset: str, profile: str) -> str:
@@ -38,25 +47,37 @@ def genlab_study(
     seeds: int | None = None,
     refresh: bool = False,
     parts: tuple[Part, ...] = ALL_PARTS,
+    stable_diffusion: StableDiffusionMode | None = None,
+    prompt: str | None = None,
 ) -> str:
-    """Run the study's parts on one dataset and return the summary CSV's path."""
-    settings = get_profile(profile).with_seeds(seeds)
+    """Run the study's parts on one dataset and return the summary CSV's path.
+
+    stable_diffusion and prompt override the profile's Stable Diffusion mode
+    (auto, random or off) and prompt.
+    """
+    settings = (
+        get_profile(profile)
+        .with_seeds(seeds)
+        .with_stable_diffusion(stable_diffusion, prompt)
+    )
     artifacts = str(Path(artifacts_dir).resolve())
     output_dir = run_output_dir(artifacts, dataset, profile)
     data = refreshed(prepare_dataset, refresh)(
         dataset, data_dir, settings.train_limit, settings.test_limit, artifacts
     )
 
-    results = []
-    if "representation" in parts:
-        results.append(
-            representation_learning(data, settings, artifacts, output_dir, refresh)
-        )
-
+    # Each part submits all its tasks before anything is awaited, so the task
+    # runner can train the parts' models side by side.
+    part_runs = [
+        part(data, settings, artifacts, output_dir, refresh)
+        for name, part in PART_FUNCTIONS.items()
+        if name in parts
+    ]
+    rows, pictures, models = collect(part_runs)
     return publish_summary(
-        [row for result in results for row in result["rows"]],
-        {name: ref for result in results for name, ref in result["pictures"].items()},
-        {name: ref for result in results for name, ref in result["models"].items()},
+        rows,
+        pictures,
+        models,
         output_dir,
         f"genlab study: {dataset}, {profile} profile",
     )

@@ -12,6 +12,14 @@ import json
 from dataclasses import dataclass, field
 
 from genlab.errors import ConfigError
+from genlab.model_configs import (
+    FULL_DDPM_CONFIG,
+    CGANConfig,
+    DCGANConfig,
+    DDPMConfig,
+    VAEConfig,
+    require_positive,
+)
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,101 @@ class PictureConfig:
 
 
 @dataclass(frozen=True)
+class MeasureConfig:
+    """Settings for measuring generators against the evaluation classifier.
+
+    `images` generated images and as many real test images enter each Fréchet
+    distance. Sampling time is measured on batches of `timing_batch` images
+    after one warm-up batch.
+    """
+
+    images: int = 2000
+    timing_batch: int = 100
+    evaluation_epochs: int = 5
+    evaluation_batch_size: int = 128
+    grid_images: int = 64
+
+    def __post_init__(self) -> None:
+        require_positive(self, "images", "timing_batch", "evaluation_epochs")
+        require_positive(self, "evaluation_batch_size", "grid_images")
+
+
+@dataclass(frozen=True)
+class GenerativeConfig:
+    """Generative branch: the VAE, DCGANs with and without replay, the cGAN.
+
+    The plain and replay DCGANs share `dcgan` and differ only in
+    `replay_fraction`, so they have the same architecture and budget.
+    `gan_train_limit` caps the training images of the DCGANs, which run
+    2 x `gan_seeds` times.
+    """
+
+    vae: VAEConfig = field(default_factory=VAEConfig)
+    dcgan: DCGANConfig = field(default_factory=DCGANConfig)
+    replay_fraction: float = 0.5
+    gan_seeds: int = 3
+    gan_train_limit: int | None = None
+    cgan: CGANConfig = field(default_factory=CGANConfig)
+    measure: MeasureConfig = field(default_factory=MeasureConfig)
+
+    def __post_init__(self) -> None:
+        require_positive(self, "gan_seeds", "replay_fraction")
+        # Building the replay config checks the fraction against the buffer.
+        self.replay_dcgan()
+
+    def replay_dcgan(self) -> DCGANConfig:
+        return dataclasses.replace(self.dcgan, replay_fraction=self.replay_fraction)
+
+
+STABLE_DIFFUSION_MODES = ("auto", "random", "off")
+
+
+@dataclass(frozen=True)
+class DiffusionConfig:
+    """Diffusion branch: the DDPM trained here, and KerasCV Stable Diffusion.
+
+    samplers are "ancestral" (all T steps) or "ddim_<steps>". Stable Diffusion
+    runs in one of three modes. "auto" uses the weights in the Keras cache and
+    downloads them where a network exists; when that fails, the summary gets a
+    skip row. "random" runs the same pipeline on untrained weights, which
+    measures speed but renders noise. "off" skips it.
+    """
+
+    ddpm: DDPMConfig = field(default_factory=DDPMConfig)
+    samplers: tuple[str, ...] = ("ancestral", "ddim_50", "ddim_20")
+    strip_frames: int = 10
+    stable_diffusion: str = "auto"
+    prompt: str = "a salamander reading a book"
+    sd_seed: int = 0
+    sd_steps: int = 25
+    sd_image_size: int = 512
+    sd_batch_size: int = 1
+
+    def __post_init__(self) -> None:
+        require_positive(self, "strip_frames", "sd_steps", "sd_image_size")
+        require_positive(self, "sd_batch_size")
+        if self.stable_diffusion not in STABLE_DIFFUSION_MODES:
+            raise ConfigError(
+                f"stable_diffusion={self.stable_diffusion!r} is invalid; use one "
+                f"of {', '.join(STABLE_DIFFUSION_MODES)}"
+            )
+        if not self.prompt.strip():
+            raise ConfigError("the Stable Diffusion prompt is empty; pass a prompt")
+        if self.sd_image_size % 128:
+            raise ConfigError(
+                f"Stable Diffusion image size {self.sd_image_size} is invalid; "
+                "KerasCV takes multiples of 128, such as 128 or 512"
+            )
+        for sampler in self.samplers:
+            if sampler != "ancestral" and not (
+                sampler.startswith("ddim_") and sampler[5:].isdigit()
+            ):
+                raise ConfigError(
+                    f"sampler {sampler!r} is invalid; use ancestral or ddim_<steps>"
+                )
+
+
+@dataclass(frozen=True)
 class Profile:
     """Every setting of one study run; `name` is smoke, quick or full."""
 
@@ -81,6 +184,8 @@ class Profile:
     autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
     pictures: PictureConfig = field(default_factory=PictureConfig)
+    generative: GenerativeConfig = field(default_factory=GenerativeConfig)
+    diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
 
     def __post_init__(self) -> None:
         require_positive(self, "seeds")
@@ -89,22 +194,27 @@ class Profile:
             if value is not None and value <= 0:
                 raise ConfigError(f"{name}={value} must be positive or None")
 
+    def with_stable_diffusion(
+        self, mode: str | None = None, prompt: str | None = None
+    ) -> Profile:
+        """Return the profile with the Stable Diffusion mode or prompt replaced."""
+        changes = {}
+        if mode is not None:
+            changes["stable_diffusion"] = mode
+        if prompt is not None:
+            changes["prompt"] = prompt
+        if not changes:
+            return self
+        return dataclasses.replace(
+            self, diffusion=dataclasses.replace(self.diffusion, **changes)
+        )
+
     def with_seeds(self, seeds: int | None) -> Profile:
         if seeds is None:
             return self
         if seeds < 1:
             raise ConfigError(f"--seeds {seeds} is invalid; use 1 or more")
         return dataclasses.replace(self, seeds=seeds)
-
-
-def require_positive(config: object, *names: str) -> None:
-    for name in names:
-        value = getattr(config, name)
-        if not value > 0:
-            raise ConfigError(
-                f"{type(config).__name__}.{name}={value} is invalid; "
-                "use a positive value"
-            )
 
 
 PROFILES: dict[str, Profile] = {
@@ -119,6 +229,29 @@ PROFILES: dict[str, Profile] = {
             labels=100, epochs=3, head_warmup_epochs=1, batch_size=32
         ),
         pictures=PictureConfig(denoising_images=8, coding_neurons=32),
+        generative=GenerativeConfig(
+            vae=VAEConfig(filters=8, dense_units=32, epochs=1),
+            dcgan=DCGANConfig(filters=8, latent_dim=16, epochs=1, batch_size=64),
+            gan_seeds=2,
+            cgan=CGANConfig(filters=8, latent_dim=16, embedding_dim=8, epochs=1),
+            measure=MeasureConfig(
+                images=200, timing_batch=20, evaluation_epochs=1, grid_images=16
+            ),
+        ),
+        diffusion=DiffusionConfig(
+            ddpm=DDPMConfig(
+                timesteps=20,
+                filters=8,
+                channel_multipliers=(1, 2),
+                groups=4,
+                embedding_dim=16,
+                epochs=1,
+                train_limit=None,
+            ),
+            samplers=("ancestral", "ddim_5"),
+            strip_frames=5,
+            stable_diffusion="off",
+        ),
     ),
     # The whole training set with few epochs: the study on 2 CPU cores.
     "quick": Profile(
@@ -128,6 +261,19 @@ PROFILES: dict[str, Profile] = {
         seeds=5,
         autoencoder=AutoencoderConfig(epochs=3),  # 10 in the published setting
         classifier=ClassifierConfig(epochs=30, head_warmup_epochs=10),
+        generative=GenerativeConfig(
+            vae=VAEConfig(epochs=5),  # ~30 give sharper samples
+            # 32 filters train ~7x faster than the DCGAN paper's 64 on a CPU.
+            dcgan=DCGANConfig(filters=32, epochs=2),  # ~25 for sharp samples
+            gan_train_limit=30_000,
+            cgan=CGANConfig(filters=32, epochs=3),
+        ),
+        diffusion=DiffusionConfig(
+            # T=100 instead of the published 1000, and 16 filters instead of
+            # 128, so training and the ancestral chain over the 2,000 measured
+            # images fit a CPU run (about 0.002 s per image and step here).
+            ddpm=DDPMConfig(timesteps=100, filters=16, epochs=2, train_limit=None),
+        ),
     ),
     # Published settings: 10 autoencoder epochs; meant for a GPU.
     "full": Profile(
@@ -137,6 +283,14 @@ PROFILES: dict[str, Profile] = {
         seeds=10,
         autoencoder=AutoencoderConfig(epochs=10),
         classifier=ClassifierConfig(epochs=60, head_warmup_epochs=20),
+        generative=GenerativeConfig(
+            vae=VAEConfig(epochs=30),
+            dcgan=DCGANConfig(epochs=25),
+            gan_seeds=5,
+            cgan=CGANConfig(epochs=25),
+            measure=MeasureConfig(images=10_000, evaluation_epochs=10),
+        ),
+        diffusion=DiffusionConfig(ddpm=FULL_DDPM_CONFIG, sd_steps=50),
     ),
 }
 

@@ -7,11 +7,13 @@ the training input pipelines, so a study never keeps a float copy of a dataset.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
 import pickle
 import struct
+import sys
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,7 +142,10 @@ def read_idx(path: Path, expected_magic: int) -> np.ndarray:
         else:
             raw = path.read_bytes()
     except (OSError, EOFError, gzip.BadGzipFile) as error:
-        raise DatasetError(f"{path}: cannot read idx file ({error})") from None
+        raise DatasetError(
+            f"{path}: cannot read idx file ({error}); replace the file with an "
+            "intact copy"
+        ) from None
 
     if len(raw) < 4:
         raise DatasetError(f"{path}: file is truncated ({len(raw)} bytes)")
@@ -168,9 +173,10 @@ def find_idx_file(data_dir: Path, stem: str) -> Path:
     for candidate in (data_dir / f"{stem}.gz", data_dir / stem):
         if candidate.is_file():
             return candidate
+    names = ", ".join(f"{name}.gz" for name in IDX_FILES.values())
     raise DatasetError(
-        f"{data_dir / (stem + '.gz')} not found; put the four idx(.gz) files "
-        "in that folder or pass --data-dir"
+        f"{data_dir / (stem + '.gz')} not found; the data folder needs the four "
+        f"idx files ({names}), compressed or not"
     )
 
 
@@ -336,11 +342,16 @@ def load_cifar10_folder(folder: Path) -> Dataset:
 
 
 def cifar10_missing_message(data_dir: Path | None) -> str:
-    where = data_dir if data_dir is not None else "--data-dir PATH"
+    if data_dir is not None:
+        return (
+            f"CIFAR-10 not found in {data_dir}; put {CIFAR10_TARBALL} or the "
+            f"extracted {CIFAR10_FOLDER}/ folder there, "
+            "or use --dataset fashion_mnist"
+        )
     return (
         f"CIFAR-10 not found and it could not be downloaded; put {CIFAR10_TARBALL} "
-        f"or the extracted {CIFAR10_FOLDER}/ folder in {where}, "
-        "or use --dataset fashion_mnist"
+        f"or the extracted {CIFAR10_FOLDER}/ folder in a folder and pass it as "
+        "--data-dir, or use --dataset fashion_mnist"
     )
 
 
@@ -384,17 +395,20 @@ def _download(fname: str, origin: str, sha256: str | None, subdir: str = "datase
     import keras  # deferred: importing Keras costs seconds
 
     try:
-        return Path(
-            keras.utils.get_file(
-                fname=fname, origin=origin, file_hash=sha256, cache_subdir=subdir
+        # Keras prints its progress to stdout, which belongs to the results.
+        with contextlib.redirect_stdout(sys.stderr):
+            return Path(
+                keras.utils.get_file(
+                    fname=fname, origin=origin, file_hash=sha256, cache_subdir=subdir
+                )
             )
-        )
     except Exception as error:  # noqa: BLE001 - get_file raises bare Exception
         if "hash" in str(error).lower() or "checksum" in str(error).lower():
             raise DatasetError(
                 f"download of {origin} failed its checksum; delete the partial file "
                 f"in ~/.keras/{subdir} and retry"
             ) from None
+        print(f"genlab: download of {origin} failed: {error}", file=sys.stderr)
         return None
 
 

@@ -124,7 +124,8 @@ def class_diversity(
         min_fraction = 0.1 / num_classes
     fractions = np.bincount(labels, minlength=num_classes) / len(labels)
     nonzero = fractions[fractions > 0]
-    entropy = float(-np.sum(nonzero * np.log(nonzero)))
+    # Adding 0.0 turns the -0.0 of a single-class histogram into 0.0.
+    entropy = float(-np.sum(nonzero * np.log(nonzero))) + 0.0
     return ClassDiversity(
         entropy_nats=entropy,
         normalized_entropy=entropy / float(np.log(num_classes)),

@@ -6,9 +6,14 @@ import numpy as np
 import tensorflow as tf
 
 
-def scale_images(images: tf.Tensor) -> tf.Tensor:
-    """Map uint8 pixels to float32 in [0, 1]."""
-    return tf.cast(images, tf.float32) / 255.0
+def scale_images(images: tf.Tensor, value_range: str = "unit") -> tf.Tensor:
+    """Map uint8 pixels to float32 in [0, 1] ("unit") or [-1, 1] ("tanh")."""
+    images = tf.cast(images, tf.float32)
+    if value_range == "unit":
+        return images / 255.0
+    if value_range == "tanh":
+        return images / 127.5 - 1.0
+    raise ValueError(f"unknown value_range {value_range!r}; use 'unit' or 'tanh'")
 
 
 def image_batches(
@@ -17,15 +22,21 @@ def image_batches(
     labels: np.ndarray | None = None,
     target: str = "none",
     shuffle_seed: int | None = None,
+    value_range: str = "unit",
 ) -> tf.data.Dataset:
-    """Batch uint8 images into float32 [0, 1] batches.
+    """Batch uint8 images into float32 batches.
 
     target: "none" yields images only, "images" yields (images, images) for an
-    autoencoder, "labels" yields (images, labels) for a classifier.
-    With shuffle_seed, the order is reshuffled every epoch from that seed.
+    autoencoder, "labels" yields (images, labels) for a classifier or a
+    conditional GAN. With shuffle_seed, the order is reshuffled every epoch
+    from that seed. value_range is "unit" for [0, 1] or "tanh" for [-1, 1].
     """
+    if target not in ("none", "images", "labels"):
+        raise ValueError(f"unknown target {target!r}; use none, images or labels")
     if target == "labels" and labels is None:
         raise ValueError("target='labels' needs labels")
+    scale_images(tf.zeros((1,), tf.uint8), value_range)  # reject a bad range now
+
     if target == "labels":
         dataset = tf.data.Dataset.from_tensor_slices((images, labels))
     else:
@@ -35,12 +46,13 @@ def image_batches(
             len(images), seed=shuffle_seed, reshuffle_each_iteration=True
         )
     dataset = dataset.batch(batch_size)
+
     if target == "labels":
-        dataset = dataset.map(lambda x, y: (scale_images(x), y))
+        dataset = dataset.map(lambda x, y: (scale_images(x, value_range), y))
     elif target == "images":
-        dataset = dataset.map(lambda x: (scale_images(x), scale_images(x)))
-    elif target == "none":
-        dataset = dataset.map(scale_images)
+        dataset = dataset.map(
+            lambda x: (scale_images(x, value_range), scale_images(x, value_range))
+        )
     else:
-        raise ValueError(f"unknown target {target!r}; use none, images or labels")
+        dataset = dataset.map(lambda x: scale_images(x, value_range))
     return dataset.prefetch(tf.data.AUTOTUNE)

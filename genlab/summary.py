@@ -8,7 +8,16 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-SUMMARY_COLUMNS = ("step", "variant", "metric", "value", "std", "seeds", "seconds")
+SUMMARY_COLUMNS = (
+    "step",
+    "variant",
+    "metric",
+    "value",
+    "std",
+    "seeds",
+    "seconds",
+    "note",
+)
 
 
 def summary_row(
@@ -19,8 +28,12 @@ def summary_row(
     std: float = float("nan"),
     seeds: int = 1,
     seconds: float = float("nan"),
+    note: str = "",
 ) -> dict:
-    """Build one summary row; std is nan for a single measurement."""
+    """Build one summary row; std is nan for a single measurement.
+
+    note explains a row that is not a plain measurement, such as a skipped step.
+    """
     return {
         "step": step,
         "variant": variant,
@@ -29,6 +42,7 @@ def summary_row(
         "std": float(std),
         "seeds": int(seeds),
         "seconds": float(seconds),
+        "note": note,
     }
 
 
@@ -44,13 +58,15 @@ def seed_statistics(
 def paired_t_test(
     step: str,
     variant: str,
+    metric: str,
     treated: Sequence[float],
     control: Sequence[float],
 ) -> list[dict]:
     """Compare two variants measured on the same seeds with a paired t-test.
 
-    Returns a row with the mean paired difference (treated - control) and its
-    standard deviation, and a row with the two-sided p-value. With fewer than
+    Returns a `<metric>_difference` row with the mean paired difference
+    (treated - control) and its standard deviation, and a
+    `<metric>_paired_t_p_value` row with the two-sided p-value. With fewer than
     two seeds the test is undefined and the p-value is nan.
     """
     treated = np.asarray(treated, dtype=float)
@@ -63,22 +79,30 @@ def paired_t_test(
     seeds = len(differences)
     std = float(differences.std(ddof=1)) if seeds > 1 else float("nan")
     p_value = float("nan")
-    if seeds > 1:
+    if seeds > 1 and not differences.any():
+        # Identical results on every seed: no evidence of a difference, where
+        # scipy would return nan for the zero variance.
+        p_value = 1.0
+    elif seeds > 1:
         p_value = float(stats.ttest_rel(treated, control).pvalue)
     return [
-        summary_row(step, variant, "accuracy_gain", differences.mean(), std, seeds),
-        summary_row(step, variant, "paired_t_p_value", p_value, seeds=seeds),
+        summary_row(
+            step, variant, f"{metric}_difference", differences.mean(), std, seeds
+        ),
+        summary_row(step, variant, f"{metric}_paired_t_p_value", p_value, seeds=seeds),
     ]
 
 
 def summary_table(rows: Iterable[dict]) -> pd.DataFrame:
     """Build the summary DataFrame with the standard column order."""
     frame = pd.DataFrame(list(rows), columns=list(SUMMARY_COLUMNS))
-    return frame.astype({"seeds": "int64"})
+    return frame.astype({"seeds": "int64", "note": "string"}).fillna({"note": ""})
 
 
 def format_table(frame: pd.DataFrame) -> str:
     """Render the table for a terminal, 4 significant digits."""
+    if "note" in frame:
+        frame = frame.assign(note=frame["note"].fillna(""))
     return frame.to_string(index=False, float_format=lambda value: f"{value:.4g}")
 
 

@@ -87,7 +87,7 @@ def train_autoencoder(
 @task(name="plot-denoising", **CACHED_TASK_OPTIONS)
 def plot_denoising(
     data: FileRef,
-    autoencoder: FileRef,
+    autoencoder: dict,
     noise_stddev: float,
     pictures: PictureConfig,
     seed: int,
@@ -95,7 +95,7 @@ def plot_denoising(
 ) -> FileRef:
     """Save original / noisy / denoised rows for the first test images."""
     dataset = load_dataset_npz(data["path"])
-    model = load_model(autoencoder)
+    model = load_model(autoencoder["autoencoder"])
     originals = dataset.x_test[: pictures.denoising_images].astype("float32") / 255.0
     rng = np.random.default_rng(seed)
     # The same Gaussian noise the model was trained with; clipped for display
@@ -112,7 +112,7 @@ def plot_denoising(
 
 @task(name="plot-coding-neurons", **CACHED_TASK_OPTIONS)
 def plot_coding_neurons(
-    data: FileRef, encoder: FileRef, pictures: PictureConfig, output_dir: str
+    data: FileRef, autoencoder: dict, pictures: PictureConfig, output_dir: str
 ) -> FileRef:
     """Save, per coding unit, the test images that activate it most.
 
@@ -120,7 +120,7 @@ def plot_coding_neurons(
     so dead or constant ReLU units, which show nothing, are never chosen.
     """
     dataset = load_dataset_npz(data["path"])
-    model = load_model(encoder)
+    model = load_model(autoencoder["encoder"])
     codings = model.predict(image_batches(dataset.x_test, 256), verbose=0)
     variances = codings.var(axis=0)
     neuron_ids = np.argsort(variances)[::-1][: pictures.coding_neurons]

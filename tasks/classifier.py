@@ -29,7 +29,7 @@ def train_classifier(
     seed: int,
     config: ClassifierConfig,
     autoencoder_config: AutoencoderConfig,
-    encoder: FileRef | None = None,
+    autoencoder: dict | None = None,
 ) -> dict:
     """Train one classifier variant on a balanced labelled sample; test it.
 
@@ -40,8 +40,11 @@ def train_classifier(
     """
     if variant not in VARIANTS:
         raise ConfigError(f"unknown variant {variant!r}; use one of {VARIANTS}")
-    if (encoder is None) != (variant == "scratch"):
-        raise ConfigError(f"variant {variant!r} needs encoder only when pretrained")
+    if (autoencoder is None) != (variant == "scratch"):
+        raise ConfigError(
+            f"variant {variant!r}: pass the trained autoencoder exactly when the "
+            "variant is pretrained (frozen or fine_tuned)"
+        )
     logger = get_run_logger()
     dataset = load_dataset_npz(data["path"])
     try:
@@ -51,7 +54,9 @@ def train_classifier(
     except ValueError as error:
         raise ConfigError(str(error)) from None
 
-    pretrained = load_model(encoder) if encoder is not None else None
+    pretrained = None
+    if autoencoder is not None:
+        pretrained = load_model(autoencoder["encoder"])
     model, encoder_part = build_classifier(
         dataset.image_shape,
         dataset.num_classes,

@@ -20,8 +20,11 @@ class PrefectProgress(keras.callbacks.Callback):
         self.logger = get_run_logger()
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        # Keras names training metrics without a prefix; saying "train_" keeps
+        # a reader from taking a training accuracy for a test accuracy.
         metrics = ", ".join(
-            f"{key}={float(value):.4g}" for key, value in sorted((logs or {}).items())
+            f"{key if key.startswith('val_') else 'train_' + key}={float(value):.4g}"
+            for key, value in sorted((logs or {}).items())
         )
         self.logger.info(
             "%s epoch %d/%d: %s", self.name, epoch + 1, self.epochs, metrics

@@ -66,6 +66,7 @@ def summarize_representation(autoencoder: dict, classifiers: list[dict]) -> list
                 paired_t_test(
                     step,
                     f"{variant}_vs_scratch",
+                    "test_accuracy",
                     [pretrained[seed] for seed in seeds],
                     [scratch[seed] for seed in seeds],
                 )
@@ -89,9 +90,13 @@ def publish_summary(
         output / "summary.csv", lambda temporary: frame.to_csv(temporary, index=False)
     )
 
-    lines = [f"# {title}", "", to_markdown(frame), "## Pictures", ""]
+    lines = [f"# {title}", "", to_markdown(frame)]
+    if (frame["metric"] == FRECHET_METRIC).any():
+        lines += [f"NOTE: {FRECHET_NOTE}", ""]
+    lines += ["## Pictures", ""]
     for name, ref in sorted(pictures.items()):
         lines.append(f"- {name}: `{ref['path']}`")
+    lines.append("")
     lines += ["", "## Models", ""]
     for name, ref in sorted(models.items()):
         lines.append(f"- {name}: `{ref['path']}` ({ref['bytes'] / 1e6:.1f} MB)")
@@ -113,3 +118,148 @@ def publish_summary(
     logger.info("summary of %d rows written to %s", len(frame), csv_ref["path"])
     logger.info("\n%s", format_table(frame))
     return csv_ref["path"]
+
+
+FRECHET_METRIC = "classifier_frechet_distance"
+FRECHET_NOTE = (
+    f"{FRECHET_METRIC} is the Fréchet distance between generated and real test "
+    "images in the penultimate features of the study's own evaluation "
+    "classifier. It is not Inception FID: compare it only within one study, "
+    "against the real_train floor and the uniform_noise ceiling."
+)
+GENERATOR_METRICS = {
+    "frechet_distance": FRECHET_METRIC,
+    "normalized_entropy": "class_entropy_normalized",
+    "coverage": "class_coverage",
+    "seconds_per_image": "seconds_per_image",
+}
+
+
+def _generator_rows(variant: str, result: dict) -> list[dict]:
+    rows = [
+        summary_row(
+            "generator", variant, metric, result[key], seconds=result["train_seconds"]
+        )
+        for key, metric in GENERATOR_METRICS.items()
+    ]
+    if "conditional_accuracy" in result:
+        rows.append(
+            summary_row(
+                "generator",
+                variant,
+                "conditional_accuracy",
+                result["conditional_accuracy"],
+                seconds=result["train_seconds"],
+            )
+        )
+        for name, value in result["conditional_accuracy_per_class"].items():
+            rows.append(
+                summary_row(
+                    "generator", variant, f"conditional_accuracy[{name}]", value
+                )
+            )
+    return rows
+
+
+@task(name="summarize-generative")
+def summarize_generative(
+    evaluator: dict,
+    references: dict,
+    generators: dict[str, dict],
+    seeded_generators: dict[str, list[dict]],
+) -> list[dict]:
+    """Turn generator measurements into summary rows, with replay vs plain tests.
+
+    generators maps a variant name to one measurement; seeded_generators maps
+    a variant name to one measurement per seed, in seed order.
+    """
+    rows = [
+        summary_row(
+            "generative_evaluation",
+            "evaluation_classifier",
+            "test_accuracy",
+            evaluator["test_accuracy"],
+            seconds=evaluator["train_seconds"],
+        ),
+        summary_row(
+            "generator", "real_train", FRECHET_METRIC, references["real_train"]
+        ),
+        summary_row(
+            "generator", "uniform_noise", FRECHET_METRIC, references["uniform_noise"]
+        ),
+        summary_row(
+            "generator",
+            "real_train",
+            "class_entropy_normalized",
+            references["real_normalized_entropy"],
+        ),
+        summary_row(
+            "generator", "real_train", "class_coverage", references["real_coverage"]
+        ),
+    ]
+    for variant, result in generators.items():
+        rows.extend(_generator_rows(variant, result))
+    for variant, results in seeded_generators.items():
+        seconds = sum(result["train_seconds"] for result in results)
+        for key, metric in GENERATOR_METRICS.items():
+            values = [result[key] for result in results]
+            rows.append(seed_statistics("generator", variant, metric, values, seconds))
+
+    plain = seeded_generators.get("dcgan", [])
+    replay = seeded_generators.get("dcgan_replay", [])
+    if plain and len(plain) == len(replay):
+        for key in ("frechet_distance", "normalized_entropy"):
+            rows.extend(
+                paired_t_test(
+                    "generator",
+                    "dcgan_replay_vs_dcgan",
+                    GENERATOR_METRICS[key],
+                    [result[key] for result in replay],
+                    [result[key] for result in plain],
+                )
+            )
+    return rows
+
+
+@task(name="summarize-diffusion")
+def summarize_diffusion(
+    samplers: dict[str, dict], stable_diffusion: dict
+) -> list[dict]:
+    """Turn DDPM sampler measurements and the Stable Diffusion run into rows."""
+    rows = []
+    for sampler, result in samplers.items():
+        rows.extend(_generator_rows(f"ddpm_{sampler}", result))
+    if "skipped" in stable_diffusion:
+        rows.append(
+            summary_row(
+                "stable_diffusion",
+                "skipped",
+                "rendered_images",
+                0,
+                note=stable_diffusion["skipped"],
+            )
+        )
+        return rows
+    timings = stable_diffusion["timings"]
+    variant = "random_weights" if stable_diffusion["random_weights"] else "pretrained"
+    note = (
+        "untrained weights: speed only, images are noise"
+        if variant == "random_weights"
+        else ""
+    )
+    for metric, key in (
+        ("seconds_per_step", "seconds_per_step"),
+        ("first_step_seconds", "first_step_seconds"),
+        ("peak_memory_mib", "peak_rss_mib"),
+    ):
+        rows.append(
+            summary_row(
+                "stable_diffusion",
+                variant,
+                metric,
+                timings[key],
+                seconds=stable_diffusion["seconds"],
+                note=note,
+            )
+        )
+    return rows

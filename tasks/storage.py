@@ -170,6 +170,11 @@ def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
         dir=path.parent, prefix=f".{path.name}.", suffix=suffix or path.suffix
     )
     os.close(handle)
+    # mkstemp creates the file readable by its owner only; give the finished
+    # file the permissions an ordinary open() would, under the current umask.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary, 0o666 & ~umask)
     try:
         yield Path(temporary)
         os.replace(temporary, path)

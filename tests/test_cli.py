@@ -74,3 +74,68 @@ def test_unknown_choice_rejected(option):
     result = run_genlab("run", *option.split())
     assert result.returncode == 2
     assert "invalid choice" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def saved_generators(tmp_path_factory):
+    """An untrained DCGAN and conditional GAN saved as .keras files."""
+    from genlab.model_configs import CGANConfig, DCGANConfig
+    from genlab.models.cgan import ConditionalGAN
+    from genlab.models.gan import DCGAN
+
+    folder = tmp_path_factory.mktemp("generators")
+    dcgan = DCGAN((28, 28, 1), DCGANConfig(filters=8, latent_dim=8))
+    dcgan.compile()
+    dcgan.save(folder / "dcgan.keras")
+    cgan = ConditionalGAN((28, 28, 1), 10, CGANConfig(filters=8, latent_dim=8))
+    cgan.compile()
+    cgan.save(folder / "cgan.keras")
+    return folder
+
+
+class TestSample:
+    def test_writes_png(self, saved_generators, tmp_path):
+        output = tmp_path / "grid.png"
+        result = run_genlab(
+            "sample",
+            "--model",
+            str(saved_generators / "dcgan.keras"),
+            "--n",
+            "9",
+            "--output",
+            str(output),
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip().splitlines()[-1] == str(output)
+        assert output.read_bytes()[:4] == b"\x89PNG"
+
+    def test_cgan_label(self, saved_generators, tmp_path):
+        output = tmp_path / "bags.png"
+        result = run_genlab(
+            "sample",
+            "--model",
+            str(saved_generators / "cgan.keras"),
+            "--n",
+            "4",
+            "--label",
+            "8",
+            "--output",
+            str(output),
+        )
+        assert result.returncode == 0, result.stderr
+        assert output.is_file()
+
+    @pytest.mark.parametrize(
+        "model, extra, expected",
+        [
+            ("cgan.keras", ["--label", "10"], "--label 10 is out of range 0..9"),
+            ("dcgan.keras", ["--label", "1"], "--label needs a conditional GAN"),
+            ("dcgan.keras", ["--n", "0"], "--n 0 is invalid"),
+            ("absent.keras", [], "not found"),
+        ],
+    )
+    def test_bad_input(self, saved_generators, model, extra, expected):
+        result = run_genlab("sample", "--model", str(saved_generators / model), *extra)
+        assert result.returncode == 2
+        assert "Traceback" not in result.stderr
+        assert expected in result.stderr

@@ -12,7 +12,16 @@ from prefect.client.orchestration import get_client
 from flows.study import genlab_study
 from genlab.summary import SUMMARY_COLUMNS
 
-TRAINING_TASKS = ("prepare-dataset", "train-autoencoder", "train-classifier")
+TRAINING_TASKS = (
+    "prepare-dataset",
+    "train-autoencoder",
+    "train-classifier",
+    "train-evaluation-classifier",
+    "train-vae",
+    "train-dcgan",
+    "train-cgan",
+    "train-ddpm",
+)
 
 
 def task_states(flow_run_ids: set) -> dict[str, list[str]]:
@@ -83,9 +92,54 @@ class TestSmokeStudy:
             ("scratch", "test_accuracy"),
             ("frozen", "test_accuracy"),
             ("fine_tuned", "test_accuracy"),
-            ("fine_tuned_vs_scratch", "paired_t_p_value"),
+            ("fine_tuned_vs_scratch", "test_accuracy_paired_t_p_value"),
         ]:
             assert expected in metrics
+
+    def test_generator_rows(self, smoke_runs):
+        _, first, _, _ = smoke_runs
+        frame = pd.read_csv(first.result())
+        metrics = set(zip(frame["variant"], frame["metric"], strict=True))
+        for variant in ("vae", "dcgan", "dcgan_replay", "cgan"):
+            for metric in (
+                "classifier_frechet_distance",
+                "class_entropy_normalized",
+                "class_coverage",
+                "seconds_per_image",
+            ):
+                assert (variant, metric) in metrics
+        for reference in ("real_train", "uniform_noise"):
+            assert (reference, "classifier_frechet_distance") in metrics
+        assert ("cgan", "conditional_accuracy") in metrics
+        assert ("cgan", "conditional_accuracy[Ankle boot]") in metrics
+        assert (
+            "dcgan_replay_vs_dcgan",
+            "classifier_frechet_distance_paired_t_p_value",
+        ) in metrics
+
+    def test_dcgan_seeds(self, smoke_runs):
+        _, first, _, _ = smoke_runs
+        frame = pd.read_csv(first.result())
+        dcgan = frame[frame["variant"].isin(["dcgan", "dcgan_replay"])]
+        assert set(dcgan["seeds"]) == {2}
+
+    def test_noise_ceiling_above_floor(self, smoke_runs):
+        _, first, _, _ = smoke_runs
+        frame = pd.read_csv(first.result()).set_index(["variant", "metric"])
+        floor = frame.loc[("real_train", "classifier_frechet_distance"), "value"]
+        ceiling = frame.loc[("uniform_noise", "classifier_frechet_distance"), "value"]
+        assert ceiling > floor
+
+    def test_diffusion_rows(self, smoke_runs):
+        _, first, _, _ = smoke_runs
+        frame = pd.read_csv(first.result(), keep_default_na=False)
+        metrics = set(zip(frame["variant"], frame["metric"], strict=True))
+        for sampler in ("ddpm_ancestral", "ddpm_ddim_5"):
+            assert (sampler, "classifier_frechet_distance") in metrics
+            assert (sampler, "seconds_per_image") in metrics
+        skipped = frame[frame["step"] == "stable_diffusion"]
+        assert list(skipped["variant"]) == ["skipped"]
+        assert "--stable-diffusion" in skipped["note"].iloc[0]
 
     def test_values_finite(self, smoke_runs):
         _, first, _, _ = smoke_runs
@@ -96,14 +150,28 @@ class TestSmokeStudy:
     def test_accuracies_over_seeds(self, smoke_runs):
         _, first, _, _ = smoke_runs
         frame = pd.read_csv(first.result())
-        accuracies = frame[frame["metric"] == "test_accuracy"]
+        classifiers = frame[frame["step"].str.startswith("classifier_")]
+        accuracies = classifiers[classifiers["metric"] == "test_accuracy"]
+        assert len(accuracies) == 3
         assert set(accuracies["seeds"]) == {2}
         assert accuracies["value"].between(0.0, 1.0).all()
         assert accuracies["std"].notna().all()
 
     def test_pictures_written(self, smoke_runs):
         artifacts, _, _, _ = smoke_runs
-        for name in ("denoising.png", "coding_neurons.png"):
+        pictures = (
+            "denoising.png",
+            "coding_neurons.png",
+            "vae_samples.png",
+            "vae_interpolation.png",
+            "dcgan_samples.png",
+            "dcgan_replay_samples.png",
+            "cgan_classes.png",
+            "cgan-seed0-epochs/epoch_001.png",
+            "ddpm_ancestral_samples.png",
+            "ddpm_denoising_strip.png",
+        )
+        for name in pictures:
             path = Path(artifacts) / "fashion_mnist-smoke" / name
             assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
 

@@ -2,39 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from genlab.config import require_positive
+from genlab.model_configs import CGANConfig
 from genlab.models.gan import (
     GANBase,
     build_discriminator,
     build_generator,
     check_image_shape,
 )
-
-
-@dataclass(frozen=True)
-class CGANConfig:
-    """Conditional DCGAN hyperparameters. The label is embedded in both networks."""
-
-    latent_dim: int = 100
-    filters: int = 64
-    embedding_dim: int = 50  # size of the generator's label embedding
-    epochs: int = 5  # an estimate: ~25-50 give sharper Fashion-MNIST samples
-    batch_size: int = 128
-    d_learning_rate: float = 2e-4
-    g_learning_rate: float = 2e-4
-    beta_1: float = 0.5
-    leaky_relu_slope: float = 0.2
-
-    def __post_init__(self) -> None:
-        require_positive(self, "latent_dim", "filters", "embedding_dim", "epochs")
-        require_positive(self, "batch_size", "d_learning_rate", "g_learning_rate")
 
 
 @keras.saving.register_keras_serializable(package="genlab")

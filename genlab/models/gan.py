@@ -6,54 +6,18 @@ Generators end in tanh, so training images must be scaled to [-1, 1] (see
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
-from genlab.config import require_positive
-from genlab.errors import ConfigError
+from genlab.model_configs import DCGANConfig
 from genlab.models.replay import ReplayBuffer, mix_fakes, replay_count
 
 # The DCGAN recipe draws all initial weights from N(0, 0.02).
 INIT_STDDEV = 0.02
-
-
-@dataclass(frozen=True)
-class DCGANConfig:
-    """DCGAN hyperparameters, with the usual DCGAN Adam settings as defaults.
-
-    With replay_fraction > 0, that share of each discriminator fake batch is
-    drawn from a buffer of `replay_buffer_size` earlier fakes.
-    """
-
-    latent_dim: int = 100
-    filters: int = 64  # in the discriminator's first layer, mirrored by the generator
-    epochs: int = 5  # an estimate: ~25-50 give sharper Fashion-MNIST samples
-    batch_size: int = 128
-    d_learning_rate: float = 2e-4
-    g_learning_rate: float = 2e-4
-    beta_1: float = 0.5
-    leaky_relu_slope: float = 0.2
-    replay_fraction: float = 0.0
-    replay_buffer_size: int = 2048
-
-    def __post_init__(self) -> None:
-        require_positive(self, "latent_dim", "filters", "epochs", "batch_size")
-        require_positive(self, "d_learning_rate", "g_learning_rate")
-        require_positive(self, "replay_buffer_size")
-        if not 0.0 <= self.replay_fraction < 1.0:
-            raise ConfigError(
-                f"replay_fraction={self.replay_fraction} is invalid; use a value "
-                "in [0, 1) so every batch keeps some fresh fakes"
-            )
-        if self.replay_fraction > 0 and self.replay_buffer_size < self.batch_size:
-            raise ConfigError(
-                f"replay_buffer_size={self.replay_buffer_size} is smaller than "
-                f"batch_size={self.batch_size}; use at least the batch size"
-            )
 
 
 def to_tanh_range(images) -> np.ndarray:

@@ -6,32 +6,15 @@ Training images are float32 in [0, 1] with shape (n, h, w, c), see `to_unit_rang
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
-from genlab.config import require_positive
+from genlab.model_configs import VAEConfig
 from genlab.models.gan import check_image_shape
-
-
-@dataclass(frozen=True)
-class VAEConfig:
-    """VAE hyperparameters. The loss is reconstruction + kl_weight * KL."""
-
-    latent_dim: int = 16
-    filters: int = 32  # in the first convolution, twice as many in the second
-    dense_units: int = 128
-    epochs: int = 10  # an estimate: ~30 give sharper Fashion-MNIST samples
-    batch_size: int = 128
-    learning_rate: float = 1e-3  # Adam
-    kl_weight: float = 1.0  # 1 is the standard VAE, other values a beta-VAE
-
-    def __post_init__(self) -> None:
-        require_positive(self, "latent_dim", "filters", "dense_units", "epochs")
-        require_positive(self, "batch_size", "learning_rate", "kl_weight")
 
 
 def to_unit_range(images) -> np.ndarray:
