@@ -1,6 +1,7 @@
 # Two entry points for a fresh machine: `make study` and `make test`.
 # Both create .venv, install the project, and install Debian's
-# dataset-fashion-mnist when apt is usable (as root, or with sudo).
+# dataset-fashion-mnist (and, for the dashboard tests, chromium) when apt is
+# usable (as root, or with sudo).
 
 PYTHON ?= python3.11
 VENV ?= .venv
@@ -11,9 +12,11 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: setup fashion-mnist study test lint clean
+APT_PACKAGES := dataset-fashion-mnist chromium
 
-setup: $(VENV)/.installed fashion-mnist
+.PHONY: setup system-packages study test server deploy lint clean
+
+setup: $(VENV)/.installed system-packages
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,14 +27,14 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps open-clip-torch==3.3.0
 	touch $@
 
-fashion-mnist:
-	@if [ -d $(FASHION_MNIST_DIR) ]; then :; \
+system-packages:
+	@if [ -d $(FASHION_MNIST_DIR) ] && command -v chromium >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ]; then \
-		apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist; \
+		apt-get update -qq && apt-get install -y -qq $(APT_PACKAGES); \
 	elif command -v sudo >/dev/null; then \
-		sudo apt-get update -qq && sudo apt-get install -y -qq dataset-fashion-mnist; \
+		sudo apt-get update -qq && sudo apt-get install -y -qq $(APT_PACKAGES); \
 	else \
-		echo "note: install Debian's dataset-fashion-mnist, or pass --data-dir"; \
+		echo "note: install Debian's $(APT_PACKAGES), or pass --data-dir"; \
 	fi
 
 study: setup
@@ -39,6 +42,14 @@ study: setup
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+# A Prefect server on 127.0.0.1:4200 and the pictures on 127.0.0.1:8765.
+server: setup
+	scripts/serve.sh
+
+# Deploy prefect.yaml to that server and start a process worker.
+deploy: setup
+	scripts/deploy.sh
 
 lint: setup
 	$(BIN)/ruff format --check .

@@ -22,8 +22,17 @@ EXIT_USAGE = 2
 EXIT_FAILED = 1
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Argument parser whose errors are one line that points to --help."""
+
+    def error(self, message: str):
+        self.exit(
+            EXIT_USAGE, f"{self.prog}: error: {message}; run `{self.prog} --help`\n"
+        )
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="genlab",
         description=(
             "Study autoencoders, GANs and diffusion models as cached Prefect flows."
@@ -68,6 +77,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="number of classifier seeds (default: the profile's, 5 in quick)",
     )
     run.add_argument(
+        "--labels",
+        type=int,
+        help="labelled training images per classifier (default: the profile's, 500)",
+    )
+    run.add_argument(
+        "--autoencoder-epochs",
+        type=int,
+        help="denoising autoencoder epochs (default: the profile's, 3 in quick)",
+    )
+    run.add_argument(
+        "--sd-image-size",
+        type=int,
+        help="Stable Diffusion image size in pixels, a multiple of 128 (default 512)",
+    )
+    run.add_argument(
         "--parts",
         nargs="+",
         choices=("representation", "generative", "diffusion"),
@@ -82,6 +106,22 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     run.add_argument("--prompt", help="Stable Diffusion prompt")
+    run.add_argument(
+        "--task-runner",
+        choices=("thread", "dask"),
+        default="thread",
+        help="thread: 2 threads here (default); dask: prefect-dask's DaskTaskRunner",
+    )
+    run.add_argument(
+        "--dask-address",
+        help="scheduler of an existing Dask cluster (default: a local cluster)",
+    )
+    run.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="threads, or local Dask worker processes (default 2)",
+    )
     run.add_argument(
         "--refresh",
         action="store_true",
@@ -124,10 +164,17 @@ def sample_command(args: argparse.Namespace) -> int:
         raise ConfigError(f"--n {args.n} is invalid; use 1 or more images")
     if not args.model.is_file():
         raise ConfigError(f"model {args.model} not found; pass a .keras file")
+    import zipfile
+
+    if not zipfile.is_zipfile(args.model):
+        raise ConfigError(
+            f"cannot load {args.model}: not a .keras zip archive (truncated or "
+            "corrupt); pass --model with an intact .keras file, or rerun the study "
+            "with --refresh"
+        )
     output = args.output or args.model.with_name(args.model.stem + "-samples.png")
 
     import math
-    import zipfile
 
     import numpy as np
 
@@ -181,32 +228,74 @@ def check_artifacts_dir(path: Path) -> Path:
     return path
 
 
+def check_label_budget(dataset, settings, args: argparse.Namespace) -> None:
+    """Raise ConfigError unless every seed's balanced label sample can be drawn."""
+    from genlab.data import balanced_sample, subsample
+
+    if args.parts and "representation" not in args.parts:
+        return
+    budget = settings.classifier.labels
+    source = (
+        f"--labels {budget}"
+        if args.labels is not None
+        else f"the {settings.name} profile's label budget {budget}"
+    )
+    train_labels = subsample(dataset, settings.train_limit, None).y_train
+    if budget > len(train_labels):
+        raise ConfigError(
+            f"{source} is larger than the {len(train_labels)} training images; "
+            f"pass --labels {len(train_labels)} or fewer"
+        )
+    if budget < dataset.num_classes:
+        raise ConfigError(
+            f"{source} is smaller than the {dataset.num_classes} classes; "
+            f"pass --labels {dataset.num_classes} or more"
+        )
+    for seed in range(settings.seeds):
+        try:
+            balanced_sample(train_labels, budget, dataset.num_classes, seed)
+        except ValueError as error:
+            raise ConfigError(f"{source}: {error}") from None
+
+
 def run_command(args: argparse.Namespace) -> int:
     # Check everything cheap before Prefect starts, so bad input costs a line
     # of output rather than a failed flow run.
-    get_profile(args.profile).with_seeds(args.seeds).with_stable_diffusion(
-        args.stable_diffusion, args.prompt
+    settings = get_profile(args.profile).with_overrides(
+        args.seeds,
+        args.labels,
+        args.autoencoder_epochs,
+        args.stable_diffusion,
+        args.prompt,
+        args.sd_image_size,
     )
+    if args.workers < 1:
+        raise ConfigError(f"--workers {args.workers} is invalid; use 1 or more")
     artifacts_dir = check_artifacts_dir(args.artifacts_dir)
     from genlab.data import load_dataset
 
-    load_dataset(args.dataset, args.data_dir)
+    check_label_budget(load_dataset(args.dataset, args.data_dir), settings, args)
 
     import pandas as pd
 
+    from flows.runners import make_task_runner
     from flows.study import ALL_PARTS, genlab_study
     from genlab.summary import format_table
 
-    csv_path = genlab_study(
+    runner = make_task_runner(args.task_runner, args.dask_address, args.workers)
+    csv_path = genlab_study.with_options(task_runner=runner)(
         dataset=args.dataset,
         profile=args.profile,
         data_dir=str(args.data_dir.expanduser().resolve()) if args.data_dir else None,
         artifacts_dir=str(artifacts_dir),
         seeds=args.seeds,
+        labels=args.labels,
+        autoencoder_epochs=args.autoencoder_epochs,
         refresh=args.refresh,
         parts=tuple(args.parts) if args.parts else ALL_PARTS,
         stable_diffusion=args.stable_diffusion,
         prompt=args.prompt,
+        sd_image_size=args.sd_image_size,
     )
     print(format_table(pd.read_csv(csv_path)))
     print(csv_path)

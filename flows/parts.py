@@ -47,8 +47,28 @@ def _named_refs(name: str, value: Any, key: str) -> dict[str, FileRef]:
     return {inner: ref for inner, ref in value.items() if is_file_ref(ref)}
 
 
+def raise_first_failure(parts: list[PartRuns]) -> None:
+    """Wait for every run and re-raise the first failed one's own exception.
+
+    Without this, the summary task, whose inputs failed, would surface only as
+    a run that never finished and hide the error that stopped the study.
+    """
+    futures = [
+        value
+        for part in parts
+        for value in (*part.models.values(), *part.pictures.values(), part.rows)
+        if isinstance(value, PrefectFuture)
+    ]
+    for future in futures:
+        future.wait()
+    for future in futures:
+        if future.state.is_failed() or future.state.is_crashed():
+            future.result()  # raises the task's exception
+
+
 def collect(parts: list[PartRuns]) -> tuple[list[dict], dict, dict]:
     """Wait for every part and return (rows, pictures, models)."""
+    raise_first_failure(parts)
     rows: list[dict] = []
     pictures: dict[str, FileRef] = {}
     models: dict[str, FileRef] = {}

@@ -50,8 +50,9 @@ def representation_learning(
             variant,
             seed,
             profile.classifier,
-            profile.autoencoder,
+            profile.autoencoder.architecture(),
             autoencoder=None if variant == "scratch" else autoencoder,
+            artifacts_dir=artifacts_dir,
         )
         for seed in range(profile.seeds)
         for variant in VARIANTS

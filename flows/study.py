@@ -12,7 +12,7 @@ from flows.diffusion import diffusion_models
 from flows.generative import generative_models
 from flows.parts import collect
 from flows.representation import refreshed, representation_learning
-from genlab.config import get_profile
+from genlab.config import Profile, config_digest, get_profile
 from tasks.data import prepare_dataset
 from tasks.report import publish_summary
 
@@ -28,9 +28,19 @@ PART_FUNCTIONS = {
 }
 
 
-def run_output_dir(artifacts_dir: str, dataset: str, profile: str) -> str:
-    """Return the folder of one study's pictures and summary files."""
-    return str(Path(artifacts_dir) / f"{dataset}-{profile}")
+def run_output_dir(
+    artifacts_dir: str, dataset: str, profile: str, settings: Profile | None = None
+) -> str:
+    """Return the folder of one study's pictures and summary files.
+
+    It is <dataset>-<profile> for the profile as published, with a hash of the
+    settings appended when overrides change them, so two runs with different
+    parameters never write the same files.
+    """
+    name = f"{dataset}-{profile}"
+    if settings is not None and settings != get_profile(profile):
+        name += f"-{config_digest(settings)[:8]}"
+    return str(Path(artifacts_dir) / name)
 
 
 @flow(
@@ -45,23 +55,27 @@ def genlab_study(
     data_dir: str | None = None,
     artifacts_dir: str = "artifacts",
     seeds: int | None = None,
+    labels: int | None = None,
+    autoencoder_epochs: int | None = None,
     refresh: bool = False,
     parts: tuple[Part, ...] = ALL_PARTS,
     stable_diffusion: StableDiffusionMode | None = None,
     prompt: str | None = None,
+    sd_image_size: int | None = None,
+    artifacts_url: str | None = None,
 ) -> str:
     """Run the study's parts on one dataset and return the summary CSV's path.
 
-    stable_diffusion and prompt override the profile's Stable Diffusion mode
-    (auto, random or off) and prompt.
+    seeds, labels (the classifiers' label budget), autoencoder_epochs,
+    stable_diffusion (auto, random or off), prompt and sd_image_size override
+    the profile's values when given. artifacts_url is the base URL of a
+    static server for artifacts_dir, so the dashboard can show the pictures.
     """
-    settings = (
-        get_profile(profile)
-        .with_seeds(seeds)
-        .with_stable_diffusion(stable_diffusion, prompt)
+    settings = get_profile(profile).with_overrides(
+        seeds, labels, autoencoder_epochs, stable_diffusion, prompt, sd_image_size
     )
     artifacts = str(Path(artifacts_dir).resolve())
-    output_dir = run_output_dir(artifacts, dataset, profile)
+    output_dir = run_output_dir(artifacts, dataset, profile, settings)
     data = refreshed(prepare_dataset, refresh)(
         dataset, data_dir, settings.train_limit, settings.test_limit, artifacts
     )
@@ -80,4 +94,6 @@ def genlab_study(
         models,
         output_dir,
         f"genlab study: {dataset}, {profile} profile",
+        artifacts,
+        artifacts_url,
     )

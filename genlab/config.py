@@ -34,6 +34,20 @@ class AutoencoderConfig:
     batch_size: int = 128
     learning_rate: float = 1e-3  # Nadam
 
+    def architecture(self) -> AutoencoderConfig:
+        """Return the config with the training fields at their defaults.
+
+        The classifiers reuse only the encoder's architecture, so keying them on
+        this copy keeps them cached when only the autoencoder's training changes.
+        """
+        defaults = AutoencoderConfig()
+        return dataclasses.replace(
+            self,
+            epochs=defaults.epochs,
+            batch_size=defaults.batch_size,
+            learning_rate=defaults.learning_rate,
+        )
+
     def __post_init__(self) -> None:
         require_positive(self, "filters", "kernel_size", "coding_units", "epochs")
         require_positive(self, "batch_size", "learning_rate")
@@ -194,15 +208,57 @@ class Profile:
             if value is not None and value <= 0:
                 raise ConfigError(f"{name}={value} must be positive or None")
 
-    def with_stable_diffusion(
-        self, mode: str | None = None, prompt: str | None = None
+    def with_overrides(
+        self,
+        seeds: int | None = None,
+        labels: int | None = None,
+        autoencoder_epochs: int | None = None,
+        stable_diffusion: str | None = None,
+        prompt: str | None = None,
+        sd_image_size: int | None = None,
     ) -> Profile:
-        """Return the profile with the Stable Diffusion mode or prompt replaced."""
+        """Return the profile with the command line's overrides; None keeps a value.
+
+        Raises ConfigError naming the option and a valid range.
+        """
+        for option, value in (
+            ("--labels", labels),
+            ("--autoencoder-epochs", autoencoder_epochs),
+            ("--sd-image-size", sd_image_size),
+        ):
+            if value is not None and value < 1:
+                raise ConfigError(f"{option} {value} is invalid; use 1 or more")
+        profile = self.with_seeds(seeds).with_stable_diffusion(
+            stable_diffusion, prompt, sd_image_size
+        )
+        if labels is not None:
+            profile = dataclasses.replace(
+                profile,
+                classifier=dataclasses.replace(profile.classifier, labels=labels),
+            )
+        if autoencoder_epochs is not None:
+            profile = dataclasses.replace(
+                profile,
+                autoencoder=dataclasses.replace(
+                    profile.autoencoder, epochs=autoencoder_epochs
+                ),
+            )
+        return profile
+
+    def with_stable_diffusion(
+        self,
+        mode: str | None = None,
+        prompt: str | None = None,
+        image_size: int | None = None,
+    ) -> Profile:
+        """Return the profile with the Stable Diffusion mode, prompt or size set."""
         changes = {}
         if mode is not None:
             changes["stable_diffusion"] = mode
         if prompt is not None:
             changes["prompt"] = prompt
+        if image_size is not None:
+            changes["sd_image_size"] = image_size
         if not changes:
             return self
         return dataclasses.replace(

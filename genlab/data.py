@@ -112,19 +112,25 @@ def validate_dataset(dataset: Dataset, source: str) -> Dataset:
         if labels.ndim != 1 or len(labels) != len(images):
             raise DatasetError(
                 f"{source}: {split} split has {len(images)} images but labels of "
-                f"shape {labels.shape}; the image and label files do not match"
+                f"shape {labels.shape}; the image and label files do not match, so "
+                "replace them with intact copies from the same release"
             )
         if len(images) == 0:
-            raise DatasetError(f"{source}: {split} split is empty")
+            raise DatasetError(
+                f"{source}: {split} split is empty; replace the dataset files with "
+                "intact copies"
+            )
         if labels.max() >= dataset.num_classes:
             raise DatasetError(
                 f"{source}: {split} label {int(labels.max())} is out of range "
-                f"0..{dataset.num_classes - 1}"
+                f"0..{dataset.num_classes - 1}; replace the label file with an "
+                "intact copy"
             )
     if dataset.x_train.shape[1:] != dataset.x_test.shape[1:]:
         raise DatasetError(
             f"{source}: train images {dataset.x_train.shape[1:]} and test images "
-            f"{dataset.x_test.shape[1:]} differ in shape"
+            f"{dataset.x_test.shape[1:]} differ in shape; use the train and test "
+            "files of one dataset"
         )
     return dataset
 
@@ -148,23 +154,31 @@ def read_idx(path: Path, expected_magic: int) -> np.ndarray:
         ) from None
 
     if len(raw) < 4:
-        raise DatasetError(f"{path}: file is truncated ({len(raw)} bytes)")
+        raise DatasetError(
+            f"{path}: file is truncated ({len(raw)} bytes); replace the file with "
+            "an intact copy"
+        )
     (magic,) = struct.unpack(">I", raw[:4])
     if magic != expected_magic:
+        kind = "image" if expected_magic == IDX_MAGIC_IMAGES else "label"
         raise DatasetError(
             f"{path}: wrong idx magic number 0x{magic:08x}, expected "
-            f"0x{expected_magic:08x}; is this the right file?"
+            f"0x{expected_magic:08x} for an idx {kind} file; replace the file with "
+            "an intact copy"
         )
     num_dims = magic & 0xFF
     header_size = 4 + 4 * num_dims
     if len(raw) < header_size:
-        raise DatasetError(f"{path}: idx header is truncated")
+        raise DatasetError(
+            f"{path}: idx header is truncated; replace the file with an intact copy"
+        )
     dims = struct.unpack(f">{num_dims}I", raw[4:header_size])
     expected_size = header_size + int(np.prod(dims))
     if len(raw) != expected_size:
         raise DatasetError(
             f"{path}: idx file has {len(raw)} bytes, its header {dims} needs "
-            f"{expected_size}; the file is truncated or corrupt"
+            f"{expected_size}; the file is truncated or corrupt, so replace it "
+            "with an intact copy"
         )
     return np.frombuffer(raw, dtype=np.uint8, offset=header_size).reshape(dims)
 
@@ -246,26 +260,40 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
 
 def read_cifar10_batch(raw: bytes, source: str) -> tuple[np.ndarray, np.ndarray]:
     """Parse one pickled CIFAR-10 batch into (images NHWC uint8, labels uint8)."""
+    fix = f"replace it with the file from an intact {CIFAR10_TARBALL}"
+
     try:
         batch = _NumpyOnlyUnpickler(io.BytesIO(raw), encoding="bytes").load()
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as error:
-        raise DatasetError(f"{source}: not a valid CIFAR-10 batch ({error})") from None
+        raise DatasetError(
+            f"{source}: not a valid CIFAR-10 batch ({error}); {fix}"
+        ) from None
     if not isinstance(batch, dict):
-        raise DatasetError(f"{source}: not a valid CIFAR-10 batch (not a dict)")
+        raise DatasetError(f"{source}: not a valid CIFAR-10 batch (not a dict); {fix}")
+
     data = batch.get(b"data", batch.get("data"))
     labels = batch.get(b"labels", batch.get("labels"))
     if not isinstance(data, np.ndarray) or labels is None:
-        raise DatasetError(f"{source}: CIFAR-10 batch lacks 'data' or 'labels'")
+        raise DatasetError(f"{source}: CIFAR-10 batch lacks 'data' or 'labels'; {fix}")
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
         raise DatasetError(
             f"{source}: CIFAR-10 'data' has shape {data.shape} and dtype "
-            f"{data.dtype}, expected (n, 3072) uint8"
+            f"{data.dtype}, expected (n, 3072) uint8; {fix}"
         )
+
     labels = np.asarray(labels)
-    if labels.shape != (len(data),):
-        raise DatasetError(f"{source}: {len(data)} images but {labels.size} labels")
-    if labels.min() < 0 or labels.max() > 9:
-        raise DatasetError(f"{source}: label {int(labels.max())} is out of range 0..9")
+    integer_labels = labels.size == 0 or labels.dtype.kind in "iu"
+    if labels.shape != (len(data),) or not integer_labels:
+        raise DatasetError(
+            f"{source}: {len(data)} images but {labels.size} labels of dtype "
+            f"{labels.dtype}, expected one integer label per image; {fix}"
+        )
+    invalid = labels[(labels < 0) | (labels > 9)]
+    if invalid.size:
+        raise DatasetError(
+            f"{source}: label {int(invalid[0])} is out of range 0..9; {fix}"
+        )
+
     # Rows are stored channel-major (3 planes of 32x32); the models want NHWC.
     images = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
     return np.ascontiguousarray(images), labels.astype(np.uint8)
@@ -542,7 +570,8 @@ def balanced_sample(
         )
     if size > len(labels):
         raise ValueError(
-            f"label budget {size} is larger than the {len(labels)} training images"
+            f"label budget {size} is larger than the {len(labels)} training "
+            f"images; use {len(labels)} or fewer"
         )
     rng = np.random.default_rng(seed)
     per_class = np.full(num_classes, size // num_classes)

@@ -14,8 +14,7 @@ from genlab.data import load_dataset_npz
 from genlab.inputs import image_batches
 from genlab.models.autoencoder import build_denoising_autoencoder
 from genlab.plots import save_denoising_figure, save_neuron_figure
-from genlab.training import StopOnNonFiniteLoss
-from tasks.monitoring import PrefectProgress
+from tasks.monitoring import log_dir_for, training_callbacks
 from tasks.storage import (
     CACHED_TASK_OPTIONS,
     FileRef,
@@ -49,16 +48,20 @@ def train_autoencoder(
     train_batches = image_batches(
         dataset.x_train, config.batch_size, target="images", shuffle_seed=seed
     )
+    digest = config_digest(config, data["sha256"], seed)
+    model_dir = Path(artifacts_dir) / "models" / dataset.name
+    model_file = model_dir / f"autoencoder-{digest}.keras"
     started = time.perf_counter()
     history = autoencoder.fit(
         train_batches,
         epochs=config.epochs,
         verbose=0,
         shuffle=False,  # the tf.data pipeline reshuffles every epoch
-        callbacks=[
-            StopOnNonFiniteLoss("autoencoder"),
-            PrefectProgress("autoencoder", config.epochs),
-        ],
+        callbacks=training_callbacks(
+            "autoencoder",
+            config.epochs,
+            log_dir_for(artifacts_dir, dataset.name, model_file),
+        ),
     )
     train_seconds = time.perf_counter() - started
 
@@ -66,12 +69,8 @@ def train_autoencoder(
     test_bce, test_mse = autoencoder.evaluate(test_batches, verbose=0)
     logger.info("autoencoder test BCE %.4f, MSE %.5f", test_bce, test_mse)
 
-    digest = config_digest(config, data["sha256"], seed)
-    model_dir = Path(artifacts_dir) / "models" / dataset.name
     return {
-        "autoencoder": save_model(
-            autoencoder, model_dir / f"autoencoder-{digest}.keras"
-        ),
+        "autoencoder": save_model(autoencoder, model_file),
         "encoder": save_model(encoder, model_dir / f"encoder-{digest}.keras"),
         "test_bce": float(test_bce),
         "test_mse": float(test_mse),

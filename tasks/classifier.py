@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from prefect import get_run_logger, task
 
-from genlab.config import AutoencoderConfig, ClassifierConfig
+from genlab.config import AutoencoderConfig, ClassifierConfig, config_digest
 from genlab.data import balanced_sample, load_dataset_npz
 from genlab.errors import ConfigError
 from genlab.inputs import image_batches
@@ -16,9 +17,8 @@ from genlab.models.classifier import (
     compile_classifier,
     training_phases,
 )
-from genlab.training import StopOnNonFiniteLoss
 from tasks.autoencoder import load_model
-from tasks.monitoring import PrefectProgress
+from tasks.monitoring import training_callbacks
 from tasks.storage import CACHED_TASK_OPTIONS, FileRef
 
 
@@ -30,6 +30,7 @@ def train_classifier(
     config: ClassifierConfig,
     autoencoder_config: AutoencoderConfig,
     autoencoder: dict | None = None,
+    artifacts_dir: str | None = None,
 ) -> dict:
     """Train one classifier variant on a balanced labelled sample; test it.
 
@@ -72,7 +73,16 @@ def train_classifier(
         shuffle_seed=seed,
     )
     name = f"classifier {variant} seed {seed}"
-    callbacks = [StopOnNonFiniteLoss(name), PrefectProgress(name, config.epochs)]
+    log_dir = None
+    if artifacts_dir is not None:
+        digest = config_digest(config, autoencoder_config, data["sha256"], autoencoder)
+        log_dir = (
+            Path(artifacts_dir)
+            / "logs"
+            / dataset.name
+            / f"classifier-{variant}-seed{seed}-{digest}"
+        )
+    callbacks = training_callbacks(name, config.epochs, log_dir)
 
     started = time.perf_counter()
     for phase in training_phases(variant, config):

@@ -17,6 +17,7 @@ from genlab.plots import save_rows_figure
 from genlab.plots_generative import save_image_grid
 from tasks.autoencoder import save_model
 from tasks.generative import fit_generator, model_path
+from tasks.monitoring import log_dir_for
 from tasks.storage import CACHED_TASK_OPTIONS, FileRef, write_atomic
 
 
@@ -28,8 +29,14 @@ def train_ddpm(
     dataset = load_dataset_npz(data["path"])
     model = build_ddpm(dataset.image_shape, config, seed=seed)
     batches = training_dataset(dataset.x_train, config, seed=seed)
-    losses, seconds, _ = fit_generator(model, batches, config.epochs, "ddpm")
     path = model_path(artifacts_dir, dataset, "ddpm", config, data["sha256"], seed)
+    losses, seconds, _ = fit_generator(
+        model,
+        batches,
+        config.epochs,
+        "ddpm",
+        log_dir=log_dir_for(artifacts_dir, dataset.name, path),
+    )
     return {
         "model": save_model(model, path),
         "losses": losses,

@@ -27,9 +27,8 @@ from genlab.models.cgan import ConditionalGAN
 from genlab.models.gan import DCGAN
 from genlab.models.vae import VAE
 from genlab.plots_generative import save_image_grid
-from genlab.training import StopOnNonFiniteLoss
 from tasks.autoencoder import load_model, save_model
-from tasks.monitoring import PrefectProgress
+from tasks.monitoring import log_dir_for, training_callbacks
 from tasks.storage import CACHED_TASK_OPTIONS, FileRef, file_ref, write_atomic
 
 
@@ -39,16 +38,14 @@ def fit_generator(
     epochs: int,
     name: str,
     grid_dir: Path | None = None,
+    log_dir: Path | None = None,
 ) -> tuple[dict, float, list[FileRef]]:
     """Fit a generator with progress logging; return history, seconds, grids.
 
     With grid_dir, a sample grid for fixed latent vectors is saved after every
     epoch, so the pictures show how training went.
     """
-    callbacks: list[keras.callbacks.Callback] = [
-        StopOnNonFiniteLoss(name),
-        PrefectProgress(name, epochs),
-    ]
+    callbacks = training_callbacks(name, epochs, log_dir)
     grids = None
     if grid_dir is not None:
         grids = SampleGridCallback(
@@ -90,24 +87,25 @@ def train_evaluation_classifier(
         target="labels",
         shuffle_seed=seed,
     )
+    path = model_path(
+        artifacts_dir, dataset, "evaluator", measure, data["sha256"], seed
+    )
     started = time.perf_counter()
     model.fit(
         batches,
         epochs=measure.evaluation_epochs,
         verbose=0,
         shuffle=False,
-        callbacks=[
-            StopOnNonFiniteLoss("evaluation classifier"),
-            PrefectProgress("evaluation classifier", measure.evaluation_epochs),
-        ],
+        callbacks=training_callbacks(
+            "evaluation classifier",
+            measure.evaluation_epochs,
+            log_dir_for(artifacts_dir, dataset.name, path),
+        ),
     )
     seconds = time.perf_counter() - started
     test = image_batches(dataset.x_test, 256, labels=dataset.y_test, target="labels")
     _, accuracy = model.evaluate(test, verbose=0)
     logger.info("evaluation classifier test accuracy %.4f", accuracy)
-    path = model_path(
-        artifacts_dir, dataset, "evaluator", measure, data["sha256"], seed
-    )
     return {
         "model": save_model(model, path),
         "test_accuracy": float(accuracy),
@@ -160,8 +158,14 @@ def train_vae(data: FileRef, config: VAEConfig, seed: int, artifacts_dir: str) -
     model = VAE(dataset.image_shape, config, seed=seed)
     model.compile()
     batches = image_batches(dataset.x_train, config.batch_size, shuffle_seed=seed)
-    losses, seconds, _ = fit_generator(model, batches, config.epochs, "vae")
     path = model_path(artifacts_dir, dataset, "vae", config, data["sha256"], seed)
+    losses, seconds, _ = fit_generator(
+        model,
+        batches,
+        config.epochs,
+        "vae",
+        log_dir=log_dir_for(artifacts_dir, dataset.name, path),
+    )
     return {
         "model": save_model(model, path),
         "losses": losses,
@@ -190,11 +194,16 @@ def train_dcgan(
         value_range="tanh",
     )
     grid_dir = Path(output_dir) / f"{name}-seed{seed}-epochs"
-    losses, seconds, grids = fit_generator(
-        model, batches, config.epochs, f"{name} seed {seed}", grid_dir
-    )
     path = model_path(
         artifacts_dir, dataset, name, config, data["sha256"], seed, train_limit
+    )
+    losses, seconds, grids = fit_generator(
+        model,
+        batches,
+        config.epochs,
+        f"{name} seed {seed}",
+        grid_dir,
+        log_dir_for(artifacts_dir, dataset.name, path),
     )
     return {
         "model": save_model(model, path),
@@ -221,10 +230,15 @@ def train_cgan(
         value_range="tanh",
     )
     grid_dir = Path(output_dir) / f"cgan-seed{seed}-epochs"
-    losses, seconds, grids = fit_generator(
-        model, batches, config.epochs, "cgan", grid_dir
-    )
     path = model_path(artifacts_dir, dataset, "cgan", config, data["sha256"], seed)
+    losses, seconds, grids = fit_generator(
+        model,
+        batches,
+        config.epochs,
+        "cgan",
+        grid_dir,
+        log_dir_for(artifacts_dir, dataset.name, path),
+    )
     return {
         "model": save_model(model, path),
         "losses": losses,

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import re
 from collections import defaultdict
 from pathlib import Path
+from urllib.parse import quote
 
 from prefect import get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import (
+    create_image_artifact,
+    create_link_artifact,
+    create_markdown_artifact,
+    create_table_artifact,
+)
 
 from genlab.summary import (
     format_table,
@@ -74,6 +82,42 @@ def summarize_representation(autoencoder: dict, classifiers: list[dict]) -> list
     return rows
 
 
+def artifact_key(text: str) -> str:
+    """Turn a name into a Prefect artifact key: lowercase letters, digits, dashes."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def picture_urls(
+    pictures: dict[str, FileRef], artifacts_dir: str, base_url: str
+) -> dict[str, str]:
+    """Map picture names to URLs under a static server that serves artifacts_dir."""
+    root = Path(artifacts_dir).resolve()
+    urls = {}
+    for name, ref in sorted(pictures.items()):
+        relative = Path(ref["path"]).resolve().relative_to(root).as_posix()
+        urls[name] = f"{base_url.rstrip('/')}/{quote(relative)}"
+    return urls
+
+
+def publish_pictures(urls: dict[str, str], run_key: str) -> None:
+    """Publish each main picture as an image artifact and all of them as markdown.
+
+    Epoch-by-epoch grids appear only in the markdown artifact, so the image
+    artifacts stay a short list.
+    """
+    for name, url in urls.items():
+        if "_epoch_" not in name:
+            create_image_artifact(
+                image_url=url, key=artifact_key(f"{run_key}-{name}"), description=name
+            )
+    lines = [f"### {name}\n\n![{name}]({url})\n" for name, url in urls.items()]
+    create_markdown_artifact(
+        markdown="\n".join(lines),
+        key=artifact_key(f"{run_key}-pictures"),
+        description="every picture of the run",
+    )
+
+
 @task(name="publish-summary")
 def publish_summary(
     rows: list[dict],
@@ -81,8 +125,15 @@ def publish_summary(
     models: dict[str, FileRef],
     output_dir: str,
     title: str,
+    artifacts_dir: str | None = None,
+    artifacts_url: str | None = None,
 ) -> str:
-    """Write summary.csv and summary.md, publish them as Prefect artifacts."""
+    """Write summary.csv and summary.md, publish them as Prefect artifacts.
+
+    With artifacts_url, the base URL of a static server that serves
+    artifacts_dir (GENLAB_ARTIFACTS_URL by default), the pictures are also
+    published as image artifacts that the dashboard shows.
+    """
     logger = get_run_logger()
     output = Path(output_dir)
     frame = summary_table(rows)
@@ -115,6 +166,16 @@ def publish_summary(
         key="genlab-files",
         description=f"{title}: pictures and models",
     )
+    artifacts_url = artifacts_url or os.environ.get("GENLAB_ARTIFACTS_URL")
+    if artifacts_url and artifacts_dir:
+        run_key = Path(output_dir).name
+        publish_pictures(picture_urls(pictures, artifacts_dir, artifacts_url), run_key)
+        csv_url = picture_urls({"csv": csv_ref}, artifacts_dir, artifacts_url)["csv"]
+        create_link_artifact(
+            link=csv_url,
+            link_text="summary.csv",
+            key=artifact_key(f"{run_key}-summary-csv"),
+        )
     logger.info("summary of %d rows written to %s", len(frame), csv_ref["path"])
     logger.info("\n%s", format_table(frame))
     return csv_ref["path"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -24,7 +25,24 @@ TRAINING_TASKS = (
 )
 
 
-def task_states(flow_run_ids: set) -> dict[str, list[str]]:
+def task_states(flow_run_ids: set, timeout: float = 60) -> dict[str, list[str]]:
+    """Map task names to the final state names of their runs in these flow runs.
+
+    Prefect 3 reports task run states as events that the server stores a
+    moment later, so this polls until no run is still shown as unfinished.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        states = read_task_states(flow_run_ids)
+        unfinished = {"Pending", "Running", "Scheduled"}
+        if time.monotonic() > deadline or not any(
+            unfinished & set(names) for names in states.values()
+        ):
+            return states
+        time.sleep(1)
+
+
+def read_task_states(flow_run_ids: set) -> dict[str, list[str]]:
     """Map task names to the state names of their runs in these flow runs."""
     from prefect.client.schemas.filters import (
         FlowRunFilter,
