@@ -14,7 +14,7 @@ from genlab.data import load_dataset_npz
 from genlab.inputs import image_batches
 from genlab.models.autoencoder import build_denoising_autoencoder
 from genlab.plots import save_denoising_figure, save_neuron_figure
-from tasks.monitoring import log_dir_for, training_callbacks
+from tasks.monitoring import backup_dir_for, log_dir_for, training_callbacks
 from tasks.storage import (
     CACHED_TASK_OPTIONS,
     FileRef,
@@ -61,6 +61,7 @@ def train_autoencoder(
             "autoencoder",
             config.epochs,
             log_dir_for(artifacts_dir, dataset.name, model_file),
+            backup_dir_for(artifacts_dir, dataset.name, model_file),
         ),
     )
     train_seconds = time.perf_counter() - started

@@ -17,7 +17,7 @@ from genlab.plots import save_rows_figure
 from genlab.plots_generative import save_image_grid
 from tasks.autoencoder import save_model
 from tasks.generative import fit_generator, model_path
-from tasks.monitoring import log_dir_for
+from tasks.monitoring import backup_dir_for, log_dir_for
 from tasks.storage import CACHED_TASK_OPTIONS, FileRef, write_atomic
 
 
@@ -36,6 +36,7 @@ def train_ddpm(
         config.epochs,
         "ddpm",
         log_dir=log_dir_for(artifacts_dir, dataset.name, path),
+        backup_dir=backup_dir_for(artifacts_dir, dataset.name, path),
     )
     return {
         "model": save_model(model, path),

@@ -28,7 +28,7 @@ from genlab.models.gan import DCGAN
 from genlab.models.vae import VAE
 from genlab.plots_generative import save_image_grid
 from tasks.autoencoder import load_model, save_model
-from tasks.monitoring import log_dir_for, training_callbacks
+from tasks.monitoring import backup_dir_for, log_dir_for, training_callbacks
 from tasks.storage import CACHED_TASK_OPTIONS, FileRef, file_ref, write_atomic
 
 
@@ -39,13 +39,15 @@ def fit_generator(
     name: str,
     grid_dir: Path | None = None,
     log_dir: Path | None = None,
+    backup_dir: Path | None = None,
 ) -> tuple[dict, float, list[FileRef]]:
     """Fit a generator with progress logging; return history, seconds, grids.
 
     With grid_dir, a sample grid for fixed latent vectors is saved after every
-    epoch, so the pictures show how training went.
+    epoch, so the pictures show how training went. log_dir and backup_dir are
+    passed to training_callbacks.
     """
-    callbacks = training_callbacks(name, epochs, log_dir)
+    callbacks = training_callbacks(name, epochs, log_dir, backup_dir)
     grids = None
     if grid_dir is not None:
         grids = SampleGridCallback(
@@ -100,6 +102,7 @@ def train_evaluation_classifier(
             "evaluation classifier",
             measure.evaluation_epochs,
             log_dir_for(artifacts_dir, dataset.name, path),
+            backup_dir_for(artifacts_dir, dataset.name, path),
         ),
     )
     seconds = time.perf_counter() - started
@@ -165,6 +168,7 @@ def train_vae(data: FileRef, config: VAEConfig, seed: int, artifacts_dir: str) -
         config.epochs,
         "vae",
         log_dir=log_dir_for(artifacts_dir, dataset.name, path),
+        backup_dir=backup_dir_for(artifacts_dir, dataset.name, path),
     )
     return {
         "model": save_model(model, path),
@@ -204,6 +208,7 @@ def train_dcgan(
         f"{name} seed {seed}",
         grid_dir,
         log_dir_for(artifacts_dir, dataset.name, path),
+        backup_dir_for(artifacts_dir, dataset.name, path),
     )
     return {
         "model": save_model(model, path),
@@ -238,6 +243,7 @@ def train_cgan(
         "cgan",
         grid_dir,
         log_dir_for(artifacts_dir, dataset.name, path),
+        backup_dir_for(artifacts_dir, dataset.name, path),
     )
     return {
         "model": save_model(model, path),

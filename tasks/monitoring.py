@@ -55,22 +55,33 @@ class PrefectProgress(keras.callbacks.Callback):
 
 
 def training_callbacks(
-    name: str, epochs: int, log_dir: str | Path | None = None
+    name: str,
+    epochs: int,
+    log_dir: str | Path | None = None,
+    backup_dir: str | Path | None = None,
 ) -> list[keras.callbacks.Callback]:
     """Return the callbacks every training task uses.
 
     They stop at a non-finite loss, report progress to Prefect and, with
-    log_dir, write a CSV history and TensorBoard logs there.
+    log_dir, write a CSV history and TensorBoard logs there. With backup_dir,
+    Keras' BackupAndRestore saves the weights at every epoch end, and a rerun
+    after a crash resumes from the last finished epoch.
     """
-    callbacks: list[keras.callbacks.Callback] = [
-        StopOnNonFiniteLoss(name),
-        PrefectProgress(name, epochs),
-    ]
+    callbacks: list[keras.callbacks.Callback] = [StopOnNonFiniteLoss(name)]
+    if backup_dir is not None:
+        # Before the progress callback, so an epoch is saved before it is
+        # reported. NOTE: Keras 3.15 restores the weights and the epoch but
+        # not the optimizer's moments, which restart from zero on resume.
+        callbacks.append(keras.callbacks.BackupAndRestore(str(backup_dir)))
+    callbacks.append(PrefectProgress(name, epochs))
     if log_dir is not None:
-        # A rerun of the task starts a fresh history; within one run the CSV is
-        # appended to, because the fine-tuned classifier calls fit() twice.
+        # A fresh run starts a fresh history, and a resumed one continues it.
+        # Within one run the CSV is appended to, because the fine-tuned
+        # classifier calls fit() twice.
         log_dir = Path(log_dir)
-        shutil.rmtree(log_dir, ignore_errors=True)
+        resuming = backup_dir is not None and Path(backup_dir).is_dir()
+        if not resuming:
+            shutil.rmtree(log_dir, ignore_errors=True)
         log_dir.mkdir(parents=True, exist_ok=True)
         callbacks.append(
             keras.callbacks.CSVLogger(str(log_dir / "history.csv"), append=True)
@@ -89,3 +100,12 @@ def training_callbacks(
 def log_dir_for(artifacts_dir: str, dataset: str, model_file: Path) -> Path:
     """Return the logs folder of a model file, named like the model."""
     return Path(artifacts_dir) / "logs" / dataset / model_file.stem
+
+
+def backup_dir_for(artifacts_dir: str, dataset: str, model_file: Path) -> Path:
+    """Return the epoch-checkpoint folder of a model file.
+
+    Model files are named by a hash of their settings, data and seed, so a
+    checkpoint is only ever resumed by the same training.
+    """
+    return Path(artifacts_dir) / "checkpoints" / dataset / model_file.stem
