@@ -5,7 +5,12 @@ from __future__ import annotations
 from flows.parts import PartRuns
 from flows.representation import refreshed
 from genlab.config import Profile
-from tasks.diffusion import plot_ddpm, render_stable_diffusion, train_ddpm
+from tasks.diffusion import (
+    check_stable_diffusion,
+    plot_ddpm,
+    render_stable_diffusion,
+    train_ddpm,
+)
 from tasks.generative import evaluate_generator, train_evaluation_classifier
 from tasks.report import summarize_diffusion
 from tasks.storage import FileRef
@@ -44,7 +49,15 @@ def diffusion_models(
     pictures = refreshed(plot_ddpm, refresh).submit(
         ddpm, settings.samplers, measure.grid_images, settings.strip_frames, output_dir
     )
-    stable = refreshed(render_stable_diffusion, refresh).submit(settings, output_dir)
+    # Everything else is submitted already, so waiting for this check (and a
+    # download where one is needed) holds nothing up.
+    skip_reason = check_stable_diffusion(settings)
+    if skip_reason is None:
+        stable = refreshed(render_stable_diffusion, refresh).submit(
+            settings, output_dir
+        )
+    else:
+        stable = {"skipped": skip_reason}
     return PartRuns(
         rows=summarize_diffusion.submit(samplers, stable),
         pictures={"ddpm": pictures, "stable_diffusion": stable},

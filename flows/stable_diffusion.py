@@ -9,7 +9,7 @@ from prefect import flow
 
 from flows.study import StableDiffusionMode
 from genlab.config import DiffusionConfig
-from tasks.diffusion import render_stable_diffusion
+from tasks.diffusion import check_stable_diffusion, render_stable_diffusion
 from tasks.report import publish_summary, summarize_diffusion
 
 
@@ -39,7 +39,11 @@ def stable_diffusion_flow(
     )
     artifacts = str(Path(artifacts_dir).resolve())
     output_dir = str(Path(artifacts) / "stable-diffusion")
-    rendered = render_stable_diffusion(config, output_dir)
+    skip_reason = check_stable_diffusion(config)
+    if skip_reason is None:
+        rendered = render_stable_diffusion(config, output_dir)
+    else:
+        rendered = {"skipped": skip_reason}
     rows = summarize_diffusion({}, rendered)
     return publish_summary(
         rows,

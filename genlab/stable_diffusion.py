@@ -16,11 +16,13 @@ download URLs.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import os
 import resource
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -183,15 +185,16 @@ def download_weights(cache_dir: str | Path | None = None) -> dict[str, Path]:
     cache = str(cache_dir or keras_cache_dir())
     paths = {}
     for name, (fname, sha256, url) in WEIGHT_FILES.items():
-        paths[name] = Path(
-            keras.utils.get_file(
+        # Keras prints its progress to stdout, which belongs to the results.
+        with contextlib.redirect_stdout(sys.stderr):
+            path = keras.utils.get_file(
                 fname=fname,
                 origin=url,
                 file_hash=sha256,
                 cache_dir=cache,
                 cache_subdir=CACHE_SUBDIR,
             )
-        )
+        paths[name] = Path(path)
     return paths
 
 

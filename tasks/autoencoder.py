@@ -14,7 +14,12 @@ from genlab.data import load_dataset_npz
 from genlab.inputs import image_batches
 from genlab.models.autoencoder import build_denoising_autoencoder
 from genlab.plots import save_denoising_figure, save_neuron_figure
-from tasks.monitoring import backup_dir_for, log_dir_for, training_callbacks
+from tasks.monitoring import (
+    backup_dir_for,
+    exclusive_training,
+    log_dir_for,
+    training_callbacks,
+)
 from tasks.storage import (
     CACHED_TASK_OPTIONS,
     FileRef,
@@ -51,20 +56,22 @@ def train_autoencoder(
     digest = config_digest(config, data["sha256"], seed)
     model_dir = Path(artifacts_dir) / "models" / dataset.name
     model_file = model_dir / f"autoencoder-{digest}.keras"
-    started = time.perf_counter()
-    history = autoencoder.fit(
-        train_batches,
-        epochs=config.epochs,
-        verbose=0,
-        shuffle=False,  # the tf.data pipeline reshuffles every epoch
-        callbacks=training_callbacks(
-            "autoencoder",
-            config.epochs,
-            log_dir_for(artifacts_dir, dataset.name, model_file),
-            backup_dir_for(artifacts_dir, dataset.name, model_file),
-        ),
-    )
-    train_seconds = time.perf_counter() - started
+    backup_dir = backup_dir_for(artifacts_dir, dataset.name, model_file)
+    with exclusive_training(backup_dir):
+        started = time.perf_counter()
+        history = autoencoder.fit(
+            train_batches,
+            epochs=config.epochs,
+            verbose=0,
+            shuffle=False,  # the tf.data pipeline reshuffles every epoch
+            callbacks=training_callbacks(
+                "autoencoder",
+                config.epochs,
+                log_dir_for(artifacts_dir, dataset.name, model_file),
+                backup_dir,
+            ),
+        )
+        train_seconds = time.perf_counter() - started
 
     test_batches = image_batches(dataset.x_test, config.batch_size, target="images")
     test_bce, test_mse = autoencoder.evaluate(test_batches, verbose=0)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
 
 from genlab.config import DiffusionConfig
 from genlab.data import load_dataset_npz
@@ -84,33 +85,46 @@ def plot_ddpm(
     return refs
 
 
-@task(name="render-stable-diffusion", **CACHED_TASK_OPTIONS)
-def render_stable_diffusion(config: DiffusionConfig, output_dir: str) -> dict:
-    """Render the prompt with KerasCV Stable Diffusion, or explain why not.
+@task(name="check-stable-diffusion", cache_policy=NO_CACHE)
+def check_stable_diffusion(config: DiffusionConfig) -> str | None:
+    """Return why Stable Diffusion cannot run, or None when it can.
 
-    Returns {"skipped": reason} when the mode is "off" or the weights are
-    missing and cannot be downloaded, so an offline study still completes.
+    In "auto" mode, missing weights are downloaded first where a network
+    exists. Not cached, because a skip for lack of network must not outlive
+    the missing network.
     """
     from genlab import stable_diffusion
 
     logger = get_run_logger()
-    mode = config.stable_diffusion
-    if mode == "off":
-        return {"skipped": "turned off (run with --stable-diffusion auto or random)"}
-    random_weights = mode == "random"
-    if not random_weights and not stable_diffusion.weights_available():
-        try:
-            stable_diffusion.download_weights()
-        except Exception as error:  # noqa: BLE001 - any download failure means skip
-            reason = (
-                f"weights missing from {stable_diffusion.keras_cache_dir()} and the "
-                f"download failed ({type(error).__name__}); connect to a network "
-                "and rerun, or pass --stable-diffusion random to run the pipeline "
-                "on untrained weights"
-            )
-            logger.warning("Stable Diffusion skipped: %s", reason)
-            return {"skipped": reason}
+    if config.stable_diffusion == "off":
+        return "turned off (run with --stable-diffusion auto or random)"
+    if config.stable_diffusion == "random" or stable_diffusion.weights_available():
+        return None
+    try:
+        stable_diffusion.download_weights()
+    except Exception as error:  # noqa: BLE001 - any download failure means skip
+        reason = (
+            f"weights missing from {stable_diffusion.keras_cache_dir()} and the "
+            f"download failed ({type(error).__name__}: {str(error)[:160]}); "
+            "connect to a network and rerun, or pass --stable-diffusion random "
+            "to run the pipeline on untrained weights"
+        )
+        logger.warning("Stable Diffusion skipped: %s", reason)
+        return reason
+    return None
 
+
+@task(name="render-stable-diffusion", **CACHED_TASK_OPTIONS)
+def render_stable_diffusion(config: DiffusionConfig, output_dir: str) -> dict:
+    """Render the prompt with KerasCV Stable Diffusion; time it.
+
+    Run check_stable_diffusion first: this task expects the weights in place,
+    or the "random" mode.
+    """
+    from genlab import stable_diffusion
+
+    logger = get_run_logger()
+    random_weights = config.stable_diffusion == "random"
     started = time.perf_counter()
     images, timings = stable_diffusion.render_prompt(
         config.prompt,

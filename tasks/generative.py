@@ -28,7 +28,12 @@ from genlab.models.gan import DCGAN
 from genlab.models.vae import VAE
 from genlab.plots_generative import save_image_grid
 from tasks.autoencoder import load_model, save_model
-from tasks.monitoring import backup_dir_for, log_dir_for, training_callbacks
+from tasks.monitoring import (
+    backup_dir_for,
+    exclusive_training,
+    log_dir_for,
+    training_callbacks,
+)
 from tasks.storage import CACHED_TASK_OPTIONS, FileRef, file_ref, write_atomic
 
 
@@ -57,11 +62,12 @@ def fit_generator(
             seed=0,
         )
         callbacks.append(grids)
-    started = time.perf_counter()
-    history = model.fit(
-        batches, epochs=epochs, verbose=0, shuffle=False, callbacks=callbacks
-    )
-    seconds = time.perf_counter() - started
+    with exclusive_training(backup_dir):
+        started = time.perf_counter()
+        history = model.fit(
+            batches, epochs=epochs, verbose=0, shuffle=False, callbacks=callbacks
+        )
+        seconds = time.perf_counter() - started
     losses = {key: float(values[-1]) for key, values in history.history.items()}
     grid_refs = [file_ref(path) for path in grids.saved_paths] if grids else []
     return losses, seconds, grid_refs
@@ -92,20 +98,22 @@ def train_evaluation_classifier(
     path = model_path(
         artifacts_dir, dataset, "evaluator", measure, data["sha256"], seed
     )
-    started = time.perf_counter()
-    model.fit(
-        batches,
-        epochs=measure.evaluation_epochs,
-        verbose=0,
-        shuffle=False,
-        callbacks=training_callbacks(
-            "evaluation classifier",
-            measure.evaluation_epochs,
-            log_dir_for(artifacts_dir, dataset.name, path),
-            backup_dir_for(artifacts_dir, dataset.name, path),
-        ),
-    )
-    seconds = time.perf_counter() - started
+    backup_dir = backup_dir_for(artifacts_dir, dataset.name, path)
+    with exclusive_training(backup_dir):
+        started = time.perf_counter()
+        model.fit(
+            batches,
+            epochs=measure.evaluation_epochs,
+            verbose=0,
+            shuffle=False,
+            callbacks=training_callbacks(
+                "evaluation classifier",
+                measure.evaluation_epochs,
+                log_dir_for(artifacts_dir, dataset.name, path),
+                backup_dir_for(artifacts_dir, dataset.name, path),
+            ),
+        )
+        seconds = time.perf_counter() - started
     test = image_batches(dataset.x_test, 256, labels=dataset.y_test, target="labels")
     _, accuracy = model.evaluate(test, verbose=0)
     logger.info("evaluation classifier test accuracy %.4f", accuracy)

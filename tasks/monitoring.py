@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import keras
@@ -109,3 +112,30 @@ def backup_dir_for(artifacts_dir: str, dataset: str, model_file: Path) -> Path:
     checkpoint is only ever resumed by the same training.
     """
     return Path(artifacts_dir) / "checkpoints" / dataset / model_file.stem
+
+
+@contextmanager
+def exclusive_training(backup_dir: str | Path | None) -> Iterator[None]:
+    """Hold an exclusive lock on a model's checkpoint folder while it trains.
+
+    Two runs that train the same model (same settings, data and seed) would
+    otherwise write the same epoch checkpoint at once. The second run waits
+    for the first; the operating system drops the lock when a process dies,
+    so a killed run never blocks a later one.
+    """
+    if backup_dir is None:
+        yield
+        return
+    backup_dir = Path(backup_dir)
+    backup_dir.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = backup_dir.with_name(backup_dir.name + ".lock")
+    with open(lock_path, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            get_run_logger().info(
+                "waiting for another run that trains the same model (%s)",
+                backup_dir.name,
+            )
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield

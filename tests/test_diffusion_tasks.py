@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 
 import pytest
+from prefect.cache_policies import NO_CACHE
 from prefect.logging import disable_run_logger
 
 from genlab import stable_diffusion
 from genlab.config import DiffusionConfig
 from genlab.errors import ConfigError
-from tasks.diffusion import render_stable_diffusion
+from tasks.diffusion import check_stable_diffusion
 from tasks.report import summarize_diffusion
 
 
@@ -29,25 +30,34 @@ def offline_cache(tmp_path, monkeypatch):
 class TestStableDiffusionTask:
     def test_offline_skips(self, offline_cache):
         with disable_run_logger():
-            result = render_stable_diffusion.fn(DiffusionConfig(), str(offline_cache))
-        assert "skipped" in result
-        assert "download failed (OSError)" in result["skipped"]
-        assert "--stable-diffusion random" in result["skipped"]
+            reason = check_stable_diffusion.fn(DiffusionConfig())
+        assert "download failed (OSError: network is unreachable)" in reason
+        assert "--stable-diffusion random" in reason
 
-    def test_off_skips(self, tmp_path):
-        config = DiffusionConfig(stable_diffusion="off")
+    def test_off_skips(self):
         with disable_run_logger():
-            result = render_stable_diffusion.fn(config, str(tmp_path))
-        assert result["skipped"].startswith("turned off")
+            reason = check_stable_diffusion.fn(DiffusionConfig(stable_diffusion="off"))
+        assert reason.startswith("turned off")
+
+    def test_random_needs_no_weights(self, offline_cache):
+        with disable_run_logger():
+            reason = check_stable_diffusion.fn(
+                DiffusionConfig(stable_diffusion="random")
+            )
+        assert reason is None
+
+    def test_skip_not_cached(self):
+        # A skip for lack of network must not be replayed once a network exists.
+        assert check_stable_diffusion.cache_policy is NO_CACHE
 
     def test_skip_row(self, offline_cache):
         with disable_run_logger():
-            result = render_stable_diffusion.fn(DiffusionConfig(), str(offline_cache))
-            rows = summarize_diffusion.fn({}, result)
+            reason = check_stable_diffusion.fn(DiffusionConfig())
+            rows = summarize_diffusion.fn({}, {"skipped": reason})
         assert len(rows) == 1
         assert rows[0]["step"] == "stable_diffusion"
         assert rows[0]["variant"] == "skipped"
-        assert rows[0]["note"] == result["skipped"]
+        assert rows[0]["note"] == reason
 
     def test_timing_rows(self):
         timings = {
