@@ -6,6 +6,7 @@
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
+export VENV
 FASHION_MNIST_DIR := /usr/share/datasets/fashion-mnist
 
 export PREFECT_SERVER_ANALYTICS_ENABLED := false

@@ -50,7 +50,7 @@ def diffusion_models(
         ddpm, settings.samplers, measure.grid_images, settings.strip_frames, output_dir
     )
     # Everything else is submitted already, so waiting for this check (and a
-    # download where one is needed) holds nothing up.
+    # download where one is needed) delays no other task.
     skip_reason = check_stable_diffusion(settings)
     if skip_reason is None:
         stable = refreshed(render_stable_diffusion, refresh).submit(

@@ -17,13 +17,20 @@ export PREFECT_HOME="${PREFECT_HOME:-$PWD/.prefect}"
 prefect_port="${GENLAB_PREFECT_PORT:-4200}"
 artifacts_port="${GENLAB_ARTIFACTS_PORT:-8765}"
 artifacts_dir="${GENLAB_ARTIFACTS_DIR:-$PWD/artifacts}"
-mkdir -p "$artifacts_dir"
+bin="${VENV:-.venv}/bin"
+mkdir -p "$artifacts_dir" "$PREFECT_HOME"
 
-.venv/bin/python -m http.server --bind 127.0.0.1 "$artifacts_port" \
+"$bin/python" -m http.server --bind 127.0.0.1 "$artifacts_port" \
     --directory "$artifacts_dir" >"$PREFECT_HOME/artifacts-server.log" 2>&1 &
 static_pid=$!
 trap 'kill "$static_pid" 2>/dev/null || true' EXIT
+sleep 1
+if ! kill -0 "$static_pid" 2>/dev/null; then
+    echo "error: the static server for $artifacts_dir failed to start;" \
+        "see $PREFECT_HOME/artifacts-server.log" >&2
+    exit 1
+fi
 
 echo "dashboard: http://127.0.0.1:$prefect_port"
 echo "pictures:  http://127.0.0.1:$artifacts_port (set GENLAB_ARTIFACTS_URL to this)"
-.venv/bin/prefect server start --host 127.0.0.1 --port "$prefect_port"
+"$bin/prefect" server start --host 127.0.0.1 --port "$prefect_port"

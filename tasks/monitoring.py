@@ -119,8 +119,8 @@ def exclusive_training(backup_dir: str | Path | None) -> Iterator[None]:
     """Hold an exclusive lock on a model's checkpoint folder while it trains.
 
     Two runs that train the same model (same settings, data and seed) would
-    otherwise write the same epoch checkpoint at once. The second run waits
-    for the first; the operating system drops the lock when a process dies,
+    otherwise write the same epoch checkpoint at once, so the second run waits
+    for the first. The operating system drops the lock when a process dies,
     so a killed run never blocks a later one.
     """
     if backup_dir is None:

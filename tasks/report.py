@@ -118,6 +118,24 @@ def publish_pictures(urls: dict[str, str], run_key: str) -> None:
     )
 
 
+def files_section(
+    pictures: dict[str, FileRef], models: dict[str, FileRef], urls: dict[str, str]
+) -> list[str]:
+    """List pictures and models as Markdown: links where a URL is known."""
+
+    def entry(name: str, ref: FileRef) -> str:
+        if name in urls:
+            return f"- [{name}]({urls[name]})"
+        return f"- {name}: `{ref['path']}`"
+
+    lines = ["## Pictures", ""]
+    lines += [entry(name, ref) for name, ref in sorted(pictures.items())]
+    lines += ["", "## Models", ""]
+    for name, ref in sorted(models.items()):
+        lines.append(f"{entry(name, ref)} ({ref['bytes'] / 1e6:.1f} MB)")
+    return lines
+
+
 @task(name="publish-summary")
 def publish_summary(
     rows: list[dict],
@@ -144,30 +162,32 @@ def publish_summary(
     lines = [f"# {title}", "", to_markdown(frame)]
     if (frame["metric"] == FRECHET_METRIC).any():
         lines += [f"NOTE: {FRECHET_NOTE}", ""]
-    lines += ["## Pictures", ""]
-    for name, ref in sorted(pictures.items()):
-        lines.append(f"- {name}: `{ref['path']}`")
-    lines.append("")
-    lines += ["", "## Models", ""]
-    for name, ref in sorted(models.items()):
-        lines.append(f"- {name}: `{ref['path']}` ({ref['bytes'] / 1e6:.1f} MB)")
-    markdown = "\n".join(lines) + "\n"
+    markdown = "\n".join(lines + files_section(pictures, models, {})) + "\n"
     write_atomic(
         output / "summary.md", lambda temporary: temporary.write_text(markdown)
     )
 
+    artifacts_url = artifacts_url or os.environ.get("GENLAB_ARTIFACTS_URL")
+    urls = {}
+    if artifacts_url and artifacts_dir:
+        urls = picture_urls({**pictures, **models}, artifacts_dir, artifacts_url)
+    artifact_markdown = "\n".join(lines + files_section(pictures, models, urls))
+
     create_table_artifact(
-        table=frame.to_dict(orient="records"),
+        # Rounded like the printed table, so the dashboard's columns fit.
+        table=frame.round({"value": 6, "std": 6, "seconds": 2})
+        .astype(object)
+        .where(frame.notna(), None)
+        .to_dict(orient="records"),
         key=SUMMARY_ARTIFACT_KEY,
         description=f"{title}: one row per measured number",
     )
     create_markdown_artifact(
-        markdown=markdown,
+        markdown=artifact_markdown + "\n",
         key="genlab-files",
         description=f"{title}: pictures and models",
     )
-    artifacts_url = artifacts_url or os.environ.get("GENLAB_ARTIFACTS_URL")
-    if artifacts_url and artifacts_dir:
+    if urls:
         run_key = Path(output_dir).name
         publish_pictures(picture_urls(pictures, artifacts_dir, artifacts_url), run_key)
         csv_url = picture_urls({"csv": csv_ref}, artifacts_dir, artifacts_url)["csv"]
@@ -175,6 +195,7 @@ def publish_summary(
             link=csv_url,
             link_text="summary.csv",
             key=artifact_key(f"{run_key}-summary-csv"),
+            description=f"{title}: the summary table as CSV",
         )
     logger.info("summary of %d rows written to %s", len(frame), csv_ref["path"])
     logger.info("\n%s", format_table(frame))

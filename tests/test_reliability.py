@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import sys
+import time
 import zipfile
 from collections import Counter
 from pathlib import Path
@@ -152,19 +153,29 @@ def test_is_local(address, local):
     assert is_local(address) is local
 
 
-def task_runs(state) -> list:
-    """Return the task runs of the flow run that produced `state`."""
+def task_runs(state, timeout: float = 60) -> list:
+    """Return the task runs of the flow run that produced `state`.
+
+    Prefect 3 stores task run states from events a moment after they happen,
+    so this polls until every run shows a final state.
+    """
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterFlowRunId
 
+    deadline = time.monotonic() + timeout
     with get_client(sync_client=True) as client:
-        return client.read_task_runs(
-            task_run_filter=TaskRunFilter(
-                flow_run_id=TaskRunFilterFlowRunId(
-                    any_=[state.state_details.flow_run_id]
+        while True:
+            runs = client.read_task_runs(
+                task_run_filter=TaskRunFilter(
+                    flow_run_id=TaskRunFilterFlowRunId(
+                        any_=[state.state_details.flow_run_id]
+                    )
                 )
             )
-        )
+            settled = all(run.state and run.state.is_final() for run in runs)
+            if settled or time.monotonic() > deadline:
+                return runs
+            time.sleep(1)
 
 
 def states_of(runs: list, task_name: str) -> Counter:

@@ -67,7 +67,9 @@ def read_task_states(flow_run_ids: set) -> dict[str, list[str]]:
         )
         for task_run in task_runs:
             name = task_run.name.rsplit("-", 1)[0]
-            states.setdefault(name, []).append(task_run.state.name)
+            # A run whose first state event is not stored yet has no state.
+            state = task_run.state.name if task_run.state else "Pending"
+            states.setdefault(name, []).append(state)
     return states
 
 
