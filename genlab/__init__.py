@@ -1,6 +1,6 @@
 """genlab: autoencoders, GANs and diffusion models studied as Prefect pipelines.
 
-This package holds the pure parts (data readers, Keras models, metrics and
+This package contains the pure parts (data readers, Keras models, metrics and
 plots) and imports no Prefect; the Prefect tasks live in `tasks` and the flows
 in `flows`.
 """

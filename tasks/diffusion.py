@@ -16,9 +16,7 @@ from genlab.model_configs import DDPMConfig
 from genlab.models.ddpm import build_ddpm, training_dataset
 from genlab.plots import save_rows_figure
 from genlab.plots_generative import save_image_grid
-from tasks.autoencoder import save_model
-from tasks.generative import fit_generator, model_path
-from tasks.monitoring import backup_dir_for, log_dir_for
+from tasks.generative import model_path, train_and_save
 from tasks.storage import CACHED_TASK_OPTIONS, FileRef, write_atomic
 
 
@@ -31,19 +29,7 @@ def train_ddpm(
     model = build_ddpm(dataset.image_shape, config, seed=seed)
     batches = training_dataset(dataset.x_train, config, seed=seed)
     path = model_path(artifacts_dir, dataset, "ddpm", config, data["sha256"], seed)
-    losses, seconds, _ = fit_generator(
-        model,
-        batches,
-        config.epochs,
-        "ddpm",
-        log_dir=log_dir_for(artifacts_dir, dataset.name, path),
-        backup_dir=backup_dir_for(artifacts_dir, dataset.name, path),
-    )
-    return {
-        "model": save_model(model, path),
-        "losses": losses,
-        "train_seconds": seconds,
-    }
+    return train_and_save(model, batches, config.epochs, "ddpm", path, artifacts_dir)
 
 
 @task(name="plot-ddpm", **CACHED_TASK_OPTIONS)

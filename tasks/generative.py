@@ -78,6 +78,41 @@ def model_path(artifacts_dir: str, dataset: Dataset, name: str, *key: object) ->
     return Path(artifacts_dir) / "models" / dataset.name / f"{name}-{digest}.keras"
 
 
+def train_and_save(
+    model: keras.Model,
+    batches,
+    epochs: int,
+    name: str,
+    path: Path,
+    artifacts_dir: str,
+    grid_dir: Path | None = None,
+) -> dict:
+    """Fit a generator, save it to `path`, and return the training result.
+
+    Its logs and epoch checkpoints go to folders named like the model file.
+    The result has the model's file reference, the last losses, the training
+    seconds and, with grid_dir, the per-epoch sample grids.
+    """
+    dataset_name = path.parent.name
+    losses, seconds, grids = fit_generator(
+        model,
+        batches,
+        epochs,
+        name,
+        grid_dir,
+        log_dir_for(artifacts_dir, dataset_name, path),
+        backup_dir_for(artifacts_dir, dataset_name, path),
+    )
+    result = {
+        "model": save_model(model, path),
+        "losses": losses,
+        "train_seconds": seconds,
+    }
+    if grid_dir is not None:
+        result["epoch_grids"] = grids
+    return result
+
+
 @task(name="train-evaluation-classifier", **CACHED_TASK_OPTIONS)
 def train_evaluation_classifier(
     data: FileRef, measure: MeasureConfig, seed: int, artifacts_dir: str
@@ -95,6 +130,7 @@ def train_evaluation_classifier(
         target="labels",
         shuffle_seed=seed,
     )
+
     path = model_path(
         artifacts_dir, dataset, "evaluator", measure, data["sha256"], seed
     )
@@ -110,10 +146,11 @@ def train_evaluation_classifier(
                 "evaluation classifier",
                 measure.evaluation_epochs,
                 log_dir_for(artifacts_dir, dataset.name, path),
-                backup_dir_for(artifacts_dir, dataset.name, path),
+                backup_dir,
             ),
         )
         seconds = time.perf_counter() - started
+
     test = image_batches(dataset.x_test, 256, labels=dataset.y_test, target="labels")
     _, accuracy = model.evaluate(test, verbose=0)
     logger.info("evaluation classifier test accuracy %.4f", accuracy)
@@ -170,19 +207,7 @@ def train_vae(data: FileRef, config: VAEConfig, seed: int, artifacts_dir: str) -
     model.compile()
     batches = image_batches(dataset.x_train, config.batch_size, shuffle_seed=seed)
     path = model_path(artifacts_dir, dataset, "vae", config, data["sha256"], seed)
-    losses, seconds, _ = fit_generator(
-        model,
-        batches,
-        config.epochs,
-        "vae",
-        log_dir=log_dir_for(artifacts_dir, dataset.name, path),
-        backup_dir=backup_dir_for(artifacts_dir, dataset.name, path),
-    )
-    return {
-        "model": save_model(model, path),
-        "losses": losses,
-        "train_seconds": seconds,
-    }
+    return train_and_save(model, batches, config.epochs, "vae", path, artifacts_dir)
 
 
 @task(name="train-dcgan", **CACHED_TASK_OPTIONS)
@@ -209,21 +234,15 @@ def train_dcgan(
     path = model_path(
         artifacts_dir, dataset, name, config, data["sha256"], seed, train_limit
     )
-    losses, seconds, grids = fit_generator(
+    return train_and_save(
         model,
         batches,
         config.epochs,
         f"{name} seed {seed}",
+        path,
+        artifacts_dir,
         grid_dir,
-        log_dir_for(artifacts_dir, dataset.name, path),
-        backup_dir_for(artifacts_dir, dataset.name, path),
     )
-    return {
-        "model": save_model(model, path),
-        "losses": losses,
-        "train_seconds": seconds,
-        "epoch_grids": grids,
-    }
 
 
 @task(name="train-cgan", **CACHED_TASK_OPTIONS)
@@ -244,21 +263,9 @@ def train_cgan(
     )
     grid_dir = Path(output_dir) / f"cgan-seed{seed}-epochs"
     path = model_path(artifacts_dir, dataset, "cgan", config, data["sha256"], seed)
-    losses, seconds, grids = fit_generator(
-        model,
-        batches,
-        config.epochs,
-        "cgan",
-        grid_dir,
-        log_dir_for(artifacts_dir, dataset.name, path),
-        backup_dir_for(artifacts_dir, dataset.name, path),
+    return train_and_save(
+        model, batches, config.epochs, "cgan", path, artifacts_dir, grid_dir
     )
-    return {
-        "model": save_model(model, path),
-        "losses": losses,
-        "train_seconds": seconds,
-        "epoch_grids": grids,
-    }
 
 
 @task(name="evaluate-generator", **CACHED_TASK_OPTIONS)

@@ -120,8 +120,8 @@ def exclusive_training(backup_dir: str | Path | None) -> Iterator[None]:
 
     Two runs that train the same model (same settings, data and seed) would
     otherwise write the same epoch checkpoint at once, so the second run waits
-    for the first. The operating system drops the lock when a process dies,
-    so a killed run never blocks a later one.
+    for the first. Linux releases an flock when its process exits, also on
+    SIGKILL, so a killed run does not block a later one.
     """
     if backup_dir is None:
         yield
