@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from flows.parts import PartRuns
-from genlab.config import Profile
-from genlab.models.classifier import VARIANTS
+from genlab.config import VARIANTS, Profile
 from tasks.autoencoder import plot_coding_neurons, plot_denoising, train_autoencoder
 from tasks.classifier import train_classifier
 from tasks.report import summarize_representation

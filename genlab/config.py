@@ -57,6 +57,11 @@ class AutoencoderConfig:
             )
 
 
+# The classifier trained from random weights, on the frozen pretrained
+# encoder, and on the pretrained encoder fine-tuned.
+VARIANTS = ("scratch", "frozen", "fine_tuned")
+
+
 @dataclass(frozen=True)
 class ClassifierConfig:
     """Classifier on a small labelled sample, built on the encoder's layers.

@@ -1,25 +1,22 @@
-"""Denoising autoencoder tasks: training with test metrics, and its pictures."""
+"""Denoising autoencoder tasks: training with test metrics, and its pictures.
+
+TensorFlow, the Keras models and matplotlib are imported inside the tasks, so
+that a run whose tasks are all cached never loads them (tasks.storage finds
+these imports for the cache key all the same).
+"""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import keras
 import numpy as np
 from prefect import get_run_logger, task
 
 from genlab.config import AutoencoderConfig, PictureConfig, config_digest
 from genlab.data import load_dataset_npz
-from genlab.inputs import image_batches
-from genlab.models.autoencoder import build_denoising_autoencoder
-from genlab.plots import save_denoising_figure, save_neuron_figure
-from tasks.monitoring import (
-    backup_dir_for,
-    exclusive_training,
-    log_dir_for,
-    training_callbacks,
-)
+from tasks.monitoring import backup_dir_for, exclusive_training, log_dir_for
 from tasks.storage import (
     CACHED_TASK_OPTIONS,
     FileRef,
@@ -27,6 +24,9 @@ from tasks.storage import (
     file_ref,
     write_atomic,
 )
+
+if TYPE_CHECKING:
+    import keras
 
 
 def save_model(model: keras.Model, path: Path) -> FileRef:
@@ -36,6 +36,8 @@ def save_model(model: keras.Model, path: Path) -> FileRef:
 
 
 def load_model(ref: FileRef) -> keras.Model:
+    import keras
+
     # safe_mode refuses Lambda layers and other deserialised code.
     return keras.models.load_model(ref["path"], safe_mode=True)
 
@@ -45,13 +47,20 @@ def train_autoencoder(
     data: FileRef, config: AutoencoderConfig, seed: int, artifacts_dir: str
 ) -> dict:
     """Train the denoising autoencoder on the whole training split; test it."""
+    from genlab.inputs import image_batches
+    from genlab.models.autoencoder import build_denoising_autoencoder
+    from tasks.callbacks import training_callbacks
+
     logger = get_run_logger()
     dataset = load_dataset_npz(data["path"])
     autoencoder, encoder = build_denoising_autoencoder(
         dataset.image_shape, config, seed=seed
     )
     train_batches = image_batches(
-        dataset.x_train, config.batch_size, target="images", shuffle_seed=seed
+        dataset.x_train,
+        config.batch_size,
+        target="images",
+        shuffle_seed=seed,
     )
     digest = config_digest(config, data["sha256"], seed)
     model_dir = Path(artifacts_dir) / "models" / dataset.name
@@ -101,6 +110,8 @@ def plot_denoising(
     output_dir: str,
 ) -> FileRef:
     """Save original / noisy / denoised rows for the first test images."""
+    from genlab.plots import save_denoising_figure
+
     dataset = load_dataset_npz(data["path"])
     model = load_model(autoencoder["autoencoder"])
     originals = dataset.x_test[: pictures.denoising_images].astype("float32") / 255.0
@@ -126,6 +137,9 @@ def plot_coding_neurons(
     Units are ranked by the variance of their activation over the test set,
     so dead or constant ReLU units, which show nothing, are never chosen.
     """
+    from genlab.inputs import image_batches
+    from genlab.plots import save_neuron_figure
+
     dataset = load_dataset_npz(data["path"])
     model = load_model(autoencoder["encoder"])
     codings = model.predict(image_batches(dataset.x_test, 256), verbose=0)

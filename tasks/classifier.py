@@ -7,18 +7,10 @@ from pathlib import Path
 
 from prefect import get_run_logger, task
 
-from genlab.config import AutoencoderConfig, ClassifierConfig, config_digest
+from genlab.config import VARIANTS, AutoencoderConfig, ClassifierConfig, config_digest
 from genlab.data import balanced_sample, load_dataset_npz
 from genlab.errors import ConfigError
-from genlab.inputs import image_batches
-from genlab.models.classifier import (
-    VARIANTS,
-    build_classifier,
-    compile_classifier,
-    training_phases,
-)
 from tasks.autoencoder import load_model
-from tasks.monitoring import training_callbacks
 from tasks.storage import CACHED_TASK_OPTIONS, FileRef
 
 
@@ -39,6 +31,15 @@ def train_classifier(
     fine_tuned variant trains the head first, then every layer at a lower
     learning rate.
     """
+    # Imported here so that a fully cached run never loads TensorFlow.
+    from genlab.inputs import image_batches
+    from genlab.models.classifier import (
+        build_classifier,
+        compile_classifier,
+        training_phases,
+    )
+    from tasks.callbacks import training_callbacks
+
     if variant not in VARIANTS:
         raise ConfigError(f"unknown variant {variant!r}; use one of {VARIANTS}")
     if (autoencoder is None) != (variant == "scratch"):

@@ -1,4 +1,8 @@
-"""Diffusion tasks: the DDPM trained here, and KerasCV Stable Diffusion."""
+"""Diffusion tasks: the DDPM trained here, and KerasCV Stable Diffusion.
+
+TensorFlow, the Keras models and matplotlib are imported inside the tasks, so
+that a run whose tasks are all cached never loads them.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +15,7 @@ from prefect.cache_policies import NO_CACHE
 
 from genlab.config import DiffusionConfig
 from genlab.data import load_dataset_npz
-from genlab.generators import load_generator, parse_sampler
 from genlab.model_configs import DDPMConfig
-from genlab.models.ddpm import build_ddpm, training_dataset
-from genlab.plots import save_rows_figure
-from genlab.plots_generative import save_image_grid
 from tasks.generative import model_path, train_and_save
 from tasks.storage import CACHED_TASK_OPTIONS, FileRef, write_atomic
 
@@ -25,6 +25,8 @@ def train_ddpm(
     data: FileRef, config: DDPMConfig, seed: int, artifacts_dir: str
 ) -> dict:
     """Train the DDPM's noise-prediction U-Net on the training split."""
+    from genlab.models.ddpm import build_ddpm, training_dataset
+
     dataset = load_dataset_npz(data["path"])
     model = build_ddpm(dataset.image_shape, config, seed=seed)
     batches = training_dataset(dataset.x_train, config, seed=seed)
@@ -41,6 +43,10 @@ def plot_ddpm(
     output_dir: str,
 ) -> dict:
     """Save a sample grid per sampler and a denoising strip from x_T to x_0."""
+    from genlab.generators import load_generator, parse_sampler
+    from genlab.plots import save_rows_figure
+    from genlab.plots_generative import save_image_grid
+
     model = load_generator(generator["model"]["path"])
     output = Path(output_dir)
     refs = {}
@@ -108,6 +114,7 @@ def render_stable_diffusion(config: DiffusionConfig, output_dir: str) -> dict:
     or the "random" mode.
     """
     from genlab import stable_diffusion
+    from genlab.plots_generative import save_image_grid
 
     logger = get_run_logger()
     random_weights = config.stable_diffusion == "random"

@@ -10,11 +10,12 @@ that points at a broken file.
 
 from __future__ import annotations
 
+import ast
 import hashlib
+import importlib.util
 import os
 import sys
 import tempfile
-import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -91,25 +92,66 @@ class VerifiedJSONSerializer(JSONSerializer):
         return result
 
 
-def genlab_modules_used(module_name: str) -> set[str]:
-    """Return the genlab modules a module uses, directly or through each other.
+def _imported_modules(source_file: str, package: str | None) -> set[str]:
+    """Return every module an import statement in the file names, at any depth.
 
-    A module counts when one of its globals is that module, or a function or
-    class defined in it. Walking the globals finds what the code really
-    imports, without parsing import statements.
+    Imports inside functions count too: the task modules import TensorFlow
+    and the Keras models there, so that a cached rerun never loads them.
+    """
+    tree = ast.parse(Path(source_file).read_text(), filename=source_file)
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = importlib.util.resolve_name("." * node.level + base, package)
+            names.add(base)
+            # "from genlab.models import vae" names the module genlab.models.vae.
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    return names
+
+
+def _source_file(module_name: str) -> tuple[str | None, str | None]:
+    """Return (file, package) of a module without importing the module itself."""
+    module = sys.modules.get(module_name)
+    if module is not None:
+        return getattr(module, "__file__", None), module.__package__
+    try:
+        parent = module_name.rpartition(".")[0]
+        # find_spec imports the parent; a parent that is a plain module (as in
+        # "genlab.models.vae.VAE") would load TensorFlow, and holds no modules.
+        if (
+            parent
+            and importlib.util.find_spec(parent).submodule_search_locations is None
+        ):
+            return None, None
+        spec = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError, AttributeError):
+        return None, None
+    if spec is None or spec.origin in (None, "built-in", "frozen"):
+        return None, None
+    package = module_name if spec.submodule_search_locations else spec.parent
+    return spec.origin, package
+
+
+def genlab_modules_used(module_name: str) -> set[str]:
+    """Return the genlab modules a module imports, directly or through each other.
+
+    Read from the import statements in the source files, so a module imported
+    lazily inside a function counts although it is not loaded yet.
     """
     seen: set[str] = set()
     pending = [module_name]
     while pending:
-        module = sys.modules.get(pending.pop())
-        if module is None:
+        source, package = _source_file(pending.pop())
+        if source is None or not source.endswith(".py"):
             continue
-        for value in vars(module).values():
-            if isinstance(value, types.ModuleType):
-                name = value.__name__
-            else:
-                name = getattr(value, "__module__", None) or ""
+        for name in _imported_modules(source, package):
             if (name == "genlab" or name.startswith("genlab.")) and name not in seen:
+                if _source_file(name)[0] is None:
+                    continue  # a function or class imported from a module
                 seen.add(name)
                 pending.append(name)
     return seen
@@ -120,7 +162,7 @@ def genlab_source_digest(module_name: str) -> str:
     """Hash the source of every genlab module that `module_name` depends on."""
     digest = hashlib.sha256()
     for name in sorted(genlab_modules_used(module_name)):
-        source = getattr(sys.modules[name], "__file__", None)
+        source = _source_file(name)[0]
         digest.update(name.encode())
         if source:
             digest.update(Path(source).read_bytes())

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from tasks.storage import (
@@ -101,3 +104,21 @@ class TestCacheKeySource:
         import tasks.data  # noqa: F401
 
         assert "genlab.models.autoencoder" not in genlab_modules_used("tasks.data")
+
+    def test_function_level_import_counted(self):
+        # tasks.generative imports the models inside its tasks only.
+        import tasks.generative  # noqa: F401
+
+        used = genlab_modules_used("tasks.generative")
+        assert {"genlab.models.vae", "genlab.models.cgan"} <= used
+
+    def test_flows_load_without_tensorflow(self):
+        # A fully cached rerun must not pay for TensorFlow's import.
+        code = (
+            "import sys, flows.cli, flows.study, flows.stable_diffusion; "
+            "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))"
+        )
+        output = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
+        assert output.stdout.strip() == "[]"

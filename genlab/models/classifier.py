@@ -7,10 +7,8 @@ from typing import NamedTuple
 import keras
 from keras import layers
 
-from genlab.config import AutoencoderConfig, ClassifierConfig
+from genlab.config import VARIANTS, AutoencoderConfig, ClassifierConfig
 from genlab.models.autoencoder import build_denoising_autoencoder
-
-VARIANTS = ("scratch", "frozen", "fine_tuned")
 
 
 def build_classifier(
