@@ -9,7 +9,7 @@ summary. The plain script (bench/plain_representation.py) trains the same
 models on the same data with the same settings, in order, in one thread.
 
     .venv/bin/python bench/orchestration.py [--repeats 3] [--seeds 1] \
-        [--autoencoder-epochs 1] [--profile quick]
+        [--autoencoder-epochs 1] [--profile quick] [--dataset fashion_mnist]
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ def timed(command: list[str], env: dict) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="pairs of runs")
+    parser.add_argument("--dataset", default="fashion_mnist")
     parser.add_argument("--profile", default="quick")
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--autoencoder-epochs", type=int, default=1)
@@ -43,6 +44,8 @@ def main() -> None:
 
     bin_dir = Path(sys.executable).parent
     settings = [
+        "--dataset",
+        args.dataset,
         "--profile",
         args.profile,
         "--seeds",

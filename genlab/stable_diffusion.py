@@ -22,10 +22,12 @@ import importlib.util
 import os
 import resource
 import shutil
+import socket
 import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -174,12 +176,26 @@ def install_vocabulary(cache_dir: str | Path | None = None) -> Path:
     return target
 
 
+def resolve_download_hosts() -> None:
+    """Look up the weights' download hosts, and raise OSError when that fails.
+
+    Without a network this fails in milliseconds, before download_weights
+    pays seconds for importing Keras only to fail the same way.
+    """
+    for host in sorted({urlsplit(url).hostname for _, _, url in WEIGHT_FILES.values()}):
+        try:
+            socket.getaddrinfo(host, 443)
+        except OSError as error:
+            raise OSError(f"cannot resolve {host}: {error}") from error
+
+
 def download_weights(cache_dir: str | Path | None = None) -> dict[str, Path]:
     """Download the three weight files into the cache with their SHA-256 checks.
 
     NOTE: this is the only function here that opens network connections, and it
     has not been run in this project's offline test environment.
     """
+    resolve_download_hosts()
     import keras  # deferred: importing Keras costs seconds
 
     cache = str(cache_dir or keras_cache_dir())

@@ -16,6 +16,7 @@ from prefect import get_run_logger, task
 
 from genlab.config import AutoencoderConfig, PictureConfig, config_digest
 from genlab.data import load_dataset_npz
+from tasks.imports import heavy_imports
 from tasks.monitoring import backup_dir_for, exclusive_training, log_dir_for
 from tasks.storage import (
     CACHED_TASK_OPTIONS,
@@ -36,7 +37,8 @@ def save_model(model: keras.Model, path: Path) -> FileRef:
 
 
 def load_model(ref: FileRef) -> keras.Model:
-    import keras
+    with heavy_imports():
+        import keras
 
     # safe_mode refuses Lambda layers and other deserialised code.
     return keras.models.load_model(ref["path"], safe_mode=True)
@@ -47,9 +49,10 @@ def train_autoencoder(
     data: FileRef, config: AutoencoderConfig, seed: int, artifacts_dir: str
 ) -> dict:
     """Train the denoising autoencoder on the whole training split; test it."""
-    from genlab.inputs import image_batches
-    from genlab.models.autoencoder import build_denoising_autoencoder
-    from tasks.callbacks import training_callbacks
+    with heavy_imports():
+        from genlab.inputs import image_batches
+        from genlab.models.autoencoder import build_denoising_autoencoder
+        from tasks.callbacks import training_callbacks
 
     logger = get_run_logger()
     dataset = load_dataset_npz(data["path"])
@@ -110,7 +113,8 @@ def plot_denoising(
     output_dir: str,
 ) -> FileRef:
     """Save original / noisy / denoised rows for the first test images."""
-    from genlab.plots import save_denoising_figure
+    with heavy_imports():
+        from genlab.plots import save_denoising_figure
 
     dataset = load_dataset_npz(data["path"])
     model = load_model(autoencoder["autoencoder"])
@@ -137,8 +141,9 @@ def plot_coding_neurons(
     Units are ranked by the variance of their activation over the test set,
     so dead or constant ReLU units, which show nothing, are never chosen.
     """
-    from genlab.inputs import image_batches
-    from genlab.plots import save_neuron_figure
+    with heavy_imports():
+        from genlab.inputs import image_batches
+        from genlab.plots import save_neuron_figure
 
     dataset = load_dataset_npz(data["path"])
     model = load_model(autoencoder["encoder"])

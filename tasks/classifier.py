@@ -11,6 +11,7 @@ from genlab.config import VARIANTS, AutoencoderConfig, ClassifierConfig, config_
 from genlab.data import balanced_sample, load_dataset_npz
 from genlab.errors import ConfigError
 from tasks.autoencoder import load_model
+from tasks.imports import heavy_imports
 from tasks.storage import CACHED_TASK_OPTIONS, FileRef
 
 
@@ -31,14 +32,15 @@ def train_classifier(
     fine_tuned variant trains the head first, then every layer at a lower
     learning rate.
     """
-    # Imported here so that a fully cached run never loads TensorFlow.
-    from genlab.inputs import image_batches
-    from genlab.models.classifier import (
-        build_classifier,
-        compile_classifier,
-        training_phases,
-    )
-    from tasks.callbacks import training_callbacks
+    # Imported here, so that a fully cached run never loads TensorFlow.
+    with heavy_imports():
+        from genlab.inputs import image_batches
+        from genlab.models.classifier import (
+            build_classifier,
+            compile_classifier,
+            training_phases,
+        )
+        from tasks.callbacks import training_callbacks
 
     if variant not in VARIANTS:
         raise ConfigError(f"unknown variant {variant!r}; use one of {VARIANTS}")

@@ -13,10 +13,12 @@ import numpy as np
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from genlab import stable_diffusion
 from genlab.config import DiffusionConfig
 from genlab.data import load_dataset_npz
 from genlab.model_configs import DDPMConfig
 from tasks.generative import model_path, train_and_save
+from tasks.imports import heavy_imports, import_tensorflow
 from tasks.storage import CACHED_TASK_OPTIONS, FileRef, write_atomic
 
 
@@ -25,7 +27,8 @@ def train_ddpm(
     data: FileRef, config: DDPMConfig, seed: int, artifacts_dir: str
 ) -> dict:
     """Train the DDPM's noise-prediction U-Net on the training split."""
-    from genlab.models.ddpm import build_ddpm, training_dataset
+    with heavy_imports():
+        from genlab.models.ddpm import build_ddpm, training_dataset
 
     dataset = load_dataset_npz(data["path"])
     model = build_ddpm(dataset.image_shape, config, seed=seed)
@@ -43,9 +46,10 @@ def plot_ddpm(
     output_dir: str,
 ) -> dict:
     """Save a sample grid per sampler and a denoising strip from x_T to x_0."""
-    from genlab.generators import load_generator, parse_sampler
-    from genlab.plots import save_rows_figure
-    from genlab.plots_generative import save_image_grid
+    with heavy_imports():
+        from genlab.generators import load_generator, parse_sampler
+        from genlab.plots import save_rows_figure
+        from genlab.plots_generative import save_image_grid
 
     model = load_generator(generator["model"]["path"])
     output = Path(output_dir)
@@ -85,14 +89,16 @@ def check_stable_diffusion(config: DiffusionConfig) -> str | None:
     exists. Not cached, because a skip for lack of network must not outlive
     the missing network.
     """
-    from genlab import stable_diffusion
-
     logger = get_run_logger()
     if config.stable_diffusion == "off":
         return "turned off (run with --stable-diffusion auto or random)"
     if config.stable_diffusion == "random" or stable_diffusion.weights_available():
         return None
     try:
+        # Offline, the host lookup fails before Keras is imported, so a cached
+        # rerun without a network never loads TensorFlow.
+        stable_diffusion.resolve_download_hosts()
+        import_tensorflow()
         stable_diffusion.download_weights()
     except Exception as error:  # noqa: BLE001 - any download failure means skip
         reason = (
@@ -113,8 +119,8 @@ def render_stable_diffusion(config: DiffusionConfig, output_dir: str) -> dict:
     Run check_stable_diffusion first: this task expects the weights in place,
     or the "random" mode.
     """
-    from genlab import stable_diffusion
-    from genlab.plots_generative import save_image_grid
+    with heavy_imports():
+        from genlab.plots_generative import save_image_grid
 
     logger = get_run_logger()
     random_weights = config.stable_diffusion == "random"

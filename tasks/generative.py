@@ -17,6 +17,7 @@ from genlab.config import MeasureConfig, config_digest
 from genlab.data import Dataset, load_dataset_npz
 from genlab.model_configs import CGANConfig, DCGANConfig, VAEConfig
 from tasks.autoencoder import load_model, save_model
+from tasks.imports import heavy_imports
 from tasks.monitoring import backup_dir_for, exclusive_training, log_dir_for
 from tasks.storage import CACHED_TASK_OPTIONS, FileRef, file_ref, write_atomic
 
@@ -39,9 +40,10 @@ def fit_generator(
     epoch, so the pictures show how training went. log_dir and backup_dir are
     passed to training_callbacks.
     """
-    from genlab.models.callbacks import SampleGridCallback
-    from genlab.plots_generative import save_image_grid
-    from tasks.callbacks import training_callbacks
+    with heavy_imports():
+        from genlab.models.callbacks import SampleGridCallback
+        from genlab.plots_generative import save_image_grid
+        from tasks.callbacks import training_callbacks
 
     callbacks = training_callbacks(name, epochs, log_dir, backup_dir)
     grids = None
@@ -109,9 +111,10 @@ def train_evaluation_classifier(
     data: FileRef, measure: MeasureConfig, seed: int, artifacts_dir: str
 ) -> dict:
     """Train the classifier that judges generated images, on all labelled images."""
-    from genlab.generative_metrics import build_evaluation_classifier
-    from genlab.inputs import image_batches
-    from tasks.callbacks import training_callbacks
+    with heavy_imports():
+        from genlab.generative_metrics import build_evaluation_classifier
+        from genlab.inputs import image_batches
+        from tasks.callbacks import training_callbacks
 
     logger = get_run_logger()
     dataset = load_dataset_npz(data["path"])
@@ -172,12 +175,13 @@ def measure_reference_distances(
     best a generator can hope for. The ceiling is the distance between
     uniform noise images and real test images.
     """
-    from genlab.generative_metrics import (
-        class_diversity,
-        frechet_distance,
-        penultimate_features,
-        predict_classes,
-    )
+    with heavy_imports():
+        from genlab.generative_metrics import (
+            class_diversity,
+            frechet_distance,
+            penultimate_features,
+            predict_classes,
+        )
 
     dataset = load_dataset_npz(data["path"])
     model = load_model(evaluator["model"])
@@ -204,8 +208,9 @@ def measure_reference_distances(
 @task(name="train-vae", **CACHED_TASK_OPTIONS)
 def train_vae(data: FileRef, config: VAEConfig, seed: int, artifacts_dir: str) -> dict:
     """Train the VAE on the whole training split."""
-    from genlab.inputs import image_batches
-    from genlab.models.vae import VAE
+    with heavy_imports():
+        from genlab.inputs import image_batches
+        from genlab.models.vae import VAE
 
     dataset = load_dataset_npz(data["path"])
     model = VAE(dataset.image_shape, config, seed=seed)
@@ -226,8 +231,9 @@ def train_dcgan(
     output_dir: str,
 ) -> dict:
     """Train a DCGAN (with replay when config.replay_fraction > 0); grid per epoch."""
-    from genlab.inputs import image_batches
-    from genlab.models.gan import DCGAN
+    with heavy_imports():
+        from genlab.inputs import image_batches
+        from genlab.models.gan import DCGAN
 
     dataset = load_dataset_npz(data["path"])
     model = DCGAN(dataset.image_shape, config, seed=seed)
@@ -258,8 +264,9 @@ def train_cgan(
     data: FileRef, config: CGANConfig, seed: int, artifacts_dir: str, output_dir: str
 ) -> dict:
     """Train the conditional GAN on all labelled training images; grid per epoch."""
-    from genlab.inputs import image_batches
-    from genlab.models.cgan import ConditionalGAN
+    with heavy_imports():
+        from genlab.inputs import image_batches
+        from genlab.models.cgan import ConditionalGAN
 
     dataset = load_dataset_npz(data["path"])
     model = ConditionalGAN(dataset.image_shape, dataset.num_classes, config, seed=seed)
@@ -294,15 +301,16 @@ def evaluate_generator(
     not Inception's, so it is comparable only within one study. For the
     conditional GAN, also the share of images classified as the requested class.
     """
-    from genlab.generative_metrics import (
-        class_diversity,
-        conditional_accuracy,
-        frechet_distance,
-        penultimate_features,
-        predict_classes,
-    )
-    from genlab.generators import generate_images, load_generator, seconds_per_image
-    from genlab.models.cgan import ConditionalGAN
+    with heavy_imports():
+        from genlab.generative_metrics import (
+            class_diversity,
+            conditional_accuracy,
+            frechet_distance,
+            penultimate_features,
+            predict_classes,
+        )
+        from genlab.generators import generate_images, load_generator, seconds_per_image
+        from genlab.models.cgan import ConditionalGAN
 
     logger = get_run_logger()
     dataset = load_dataset_npz(data["path"])
@@ -355,8 +363,9 @@ def plot_vae(
     data: FileRef, generator: dict, measure: MeasureConfig, output_dir: str
 ) -> dict:
     """Save a VAE sample grid and a latent interpolation between test images."""
-    from genlab.generators import load_generator
-    from genlab.plots_generative import save_image_grid
+    with heavy_imports():
+        from genlab.generators import load_generator
+        from genlab.plots_generative import save_image_grid
 
     dataset = load_dataset_npz(data["path"])
     model = load_generator(generator["model"]["path"])
@@ -384,8 +393,9 @@ def plot_gan_samples(
     generator: dict, name: str, measure: MeasureConfig, output_dir: str
 ) -> FileRef:
     """Save a grid of samples from an unconditional GAN."""
-    from genlab.generators import load_generator
-    from genlab.plots_generative import save_image_grid
+    with heavy_imports():
+        from genlab.generators import load_generator
+        from genlab.plots_generative import save_image_grid
 
     model = load_generator(generator["model"]["path"])
     samples = model.sample(measure.grid_images, seed=0)
@@ -400,8 +410,9 @@ def plot_cgan_classes(
     data: FileRef, generator: dict, per_class: int, output_dir: str
 ) -> FileRef:
     """Save the cGAN grid: one row per class, titled with the class name."""
-    from genlab.generators import load_generator
-    from genlab.plots_generative import save_image_grid
+    with heavy_imports():
+        from genlab.generators import load_generator
+        from genlab.plots_generative import save_image_grid
 
     dataset = load_dataset_npz(data["path"])
     model = load_generator(generator["model"]["path"])
