@@ -9,7 +9,11 @@ summary. The plain script (bench/plain_representation.py) trains the same
 models on the same data with the same settings, in order, in one thread.
 
     .venv/bin/python bench/orchestration.py [--repeats 3] [--seeds 1] \
-        [--autoencoder-epochs 1] [--profile quick] [--dataset fashion_mnist]
+        [--autoencoder-epochs 1] [--profile quick] [--dataset fashion_mnist] \
+        [--server]
+
+With --server, one Prefect server on 127.0.0.1 (as `make server` starts)
+serves every pipeline run, so the runs skip the temporary server's start.
 """
 
 from __future__ import annotations
@@ -17,12 +21,15 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from rerun import start_server  # bench/ is the script's folder, so on sys.path
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,8 +47,23 @@ def main() -> None:
     parser.add_argument("--profile", default="quick")
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--autoencoder-epochs", type=int, default=1)
+    parser.add_argument("--server", action="store_true", help="one shared server")
     args = parser.parse_args()
 
+    server, api_url = None, None
+    server_env = dict(os.environ, PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    if args.server:
+        server_env["PREFECT_HOME"] = tempfile.mkdtemp(prefix="genlab-bench-prefect-")
+        server, api_url = start_server(server_env)
+    try:
+        compare(args, api_url)
+    finally:
+        if server is not None:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait()
+
+
+def compare(args: argparse.Namespace, api_url: str | None) -> None:
     bin_dir = Path(sys.executable).parent
     settings = [
         "--dataset",
@@ -63,6 +85,8 @@ def main() -> None:
             TF_CPP_MIN_LOG_LEVEL="2",
         )
         env.pop("PREFECT_API_URL", None)  # a temporary server, as for a new user
+        if api_url:
+            env["PREFECT_API_URL"] = api_url
         commands = {
             "pipeline": [
                 str(bin_dir / "genlab"),
