@@ -1,9 +1,10 @@
 """The representation study as a plain script: no Prefect, no cache, no threads.
 
 What a user would write by hand to get the same results as
-`genlab run --parts representation`: load the dataset, train the denoising
-autoencoder, test it, draw its two pictures, train the three classifier
-variants on 500 labels for each seed, and write the models and a summary CSV.
+`genlab run --parts representation`. It loads the dataset, trains the
+denoising autoencoder, tests it and draws its two pictures. Then it trains
+the three classifier variants on 500 labels for each seed, and writes the
+models and a summary CSV.
 It uses the same model code, data and profile settings as the pipeline, and
 runs everything in order in one thread. bench/orchestration.py times it
 against the pipeline.

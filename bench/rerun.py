@@ -3,8 +3,8 @@
 Runs the given command `--repeats` times and prints each wall time, the
 median and the range. With `--server`, it first starts a Prefect server on
 127.0.0.1 (as `make server` does) and points the command at it through
-PREFECT_API_URL, so the runs skip the temporary server that `genlab run`
-starts otherwise; the server is stopped at the end. The cache records live
+PREFECT_API_URL. The runs then skip the temporary server that `genlab run`
+starts otherwise. The server is stopped at the end. The cache records live
 in PREFECT_HOME's local storage either way, so both modes find the same
 cache.
 
@@ -52,7 +52,9 @@ def start_server(env: dict) -> tuple[subprocess.Popen, str]:
         except OSError:
             time.sleep(0.5)
     os.killpg(server.pid, signal.SIGTERM)
-    raise SystemExit("the Prefect server did not answer within 60 s")
+    raise SystemExit(
+        f"the Prefect server timed out: {url}/health returned no 200 within 60 s"
+    )
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Where training writes its logs and checkpoints, and who may train a model.
+"""Log and checkpoint folders of training, and the lock on training a model.
 
 Nothing here imports TensorFlow: a cached rerun loads these modules without
 it. The Keras callbacks themselves live in tasks.callbacks.

@@ -120,8 +120,8 @@ def _source_file(module_name: str) -> tuple[str | None, str | None]:
         return getattr(module, "__file__", None), module.__package__
     try:
         parent = module_name.rpartition(".")[0]
-        # find_spec imports the parent; a parent that is a plain module (as in
-        # "genlab.models.vae.VAE") would load TensorFlow, and holds no modules.
+        # find_spec imports the parent. A parent that is a plain module (as in
+        # "genlab.models.vae.VAE") would load TensorFlow and contains no modules.
         if (
             parent
             and importlib.util.find_spec(parent).submodule_search_locations is None
